@@ -1,0 +1,32 @@
+// npm run render -- <stack>
+import * as path from "path";
+import { ConfigError } from "../config/errors";
+import { renderStack, writeRender } from "./render";
+import { listStacks, ROOT } from "./stackConfig";
+
+async function main(argv: readonly string[]): Promise<number> {
+    const stack = argv[0];
+    if (stack === undefined || stack.startsWith("-")) {
+        console.error(`usage: npm run render -- <stack>   (stacks: ${listStacks().join(", ")})`);
+        return 2;
+    }
+    const result = await renderStack(stack);
+    writeRender(result);
+    const where = path.relative(ROOT, result.outDir);
+    console.log(`Rendered stack ${stack} offline into ${where}/ (${result.run.resources.length} resources, ${result.files.size} files):`);
+    for (const file of result.files.keys()) {
+        console.log(`  ${where}/${file}`);
+    }
+    if (result.placeholders.length > 0) {
+        console.log(`Secrets shown as placeholders (not set, or encrypted for the stack): ${result.placeholders.join(", ")}`);
+    }
+    return 0;
+}
+
+main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+        console.error(error instanceof ConfigError || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : error.stack);
+        process.exit(1);
+    },
+);

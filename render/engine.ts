@@ -1,0 +1,202 @@
+// Runs the real program under Pulumi's mock engine (pulumi.runtime.setMocks) and records every
+// resource registration in full: type, name, parent, provider, inputs, dependencies, protect,
+// ignoreChanges. The offline render and the tests both use it; no CLI, credentials or network.
+import * as pulumi from "@pulumi/pulumi";
+import { ArtifactSink, settle } from "./artifacts";
+import { deterministicEd25519 } from "./mockKeys";
+
+export const PROJECT = "erpdc";
+
+export interface RecordedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly parent?: string;
+    readonly provider?: string;
+    readonly protect: boolean;
+    readonly ignoreChanges: readonly string[];
+    readonly deleteBeforeReplace: boolean;
+    /** URNs this resource waits for, explicit (dependsOn) and implicit (through its inputs). */
+    readonly dependencies: readonly string[];
+    /** Inputs as the engine receives them; secrets are replaced by "[secret]", unknowns by "[unknown]". */
+    readonly inputs: Record<string, unknown>;
+}
+
+export interface StackOutput {
+    readonly value: unknown;
+    readonly known: boolean;
+    readonly secret: boolean;
+}
+
+export interface StackRun {
+    readonly resources: readonly RecordedResource[];
+    readonly outputs: Readonly<Record<string, StackOutput>>;
+    readonly artifacts: ArtifactSink;
+}
+
+export interface RunOptions {
+    readonly stack: string;
+    /** Fully qualified keys ("erpdc:domain", "proxmoxve:endpoint") to string values (JSON for objects). */
+    readonly config: Readonly<Record<string, string>>;
+    readonly secretKeys?: readonly string[];
+    /** Preview mode: outputs the provider computes are unknown, as in `pulumi preview`. */
+    readonly preview?: boolean;
+}
+
+export const SECRET_MARK = "[secret]";
+export const UNKNOWN_MARK = "[unknown]";
+
+type Program = (artifacts?: ArtifactSink) => Promise<Record<string, unknown>>;
+
+/** Runs index.ts under mocks. Throws what the program throws (e.g. a ConfigError). */
+export async function runStack(options: RunOptions, recorded: RecordedResource[] = []): Promise<StackRun> {
+    const preview = options.preview ?? false;
+    await pulumi.runtime.setMocks(mocksFor(preview), PROJECT, options.stack, preview);
+    pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
+
+    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+    const tracker = recordRegistrations(monitor, recorded);
+    const failures: unknown[] = [];
+    const onRejection = (reason: unknown) => failures.push(reason);
+    process.on("unhandledRejection", onRejection);
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require("../index") as Program;
+        const artifacts = new ArtifactSink();
+        const exported = await program(artifacts);
+        const outputs: Record<string, StackOutput> = {};
+        for (const [key, value] of Object.entries(exported)) {
+            outputs[key] = await settle(pulumi.output(value));
+        }
+        await tracker.drained();
+        if (failures.length > 0) {
+            throw failures[0];
+        }
+        return { resources: [...recorded].sort((a, b) => a.urn.localeCompare(b.urn)), outputs, artifacts };
+    } finally {
+        process.off("unhandledRejection", onRejection);
+    }
+}
+
+function mocksFor(preview: boolean): pulumi.runtime.Mocks {
+    return {
+        newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+            if (preview) {
+                // Like `pulumi preview` of a new stack: IDs and computed outputs are not known yet.
+                return { id: undefined, state: args.inputs };
+            }
+            return { id: mockId(args), state: { ...args.inputs, ...computedOutputs(args) } };
+        },
+        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            throw new Error(`the offline engine has no provider function ${args.token}; the program must not need one`);
+        },
+    };
+}
+
+/** The IDs the real providers would give, where other resources refer to them. */
+function mockId({ type, name, inputs }: pulumi.runtime.MockResourceArgs): string {
+    switch (type) {
+        case "proxmoxve:index/vmLegacy:VmLegacy":
+            return String(inputs.vmId);
+        case "proxmoxve:download/fileLegacy:FileLegacy":
+            return `${inputs.datastoreId}:${inputs.contentType}/${inputs.fileName}`;
+        case "proxmoxve:index/fileLegacy:FileLegacy":
+            return `${inputs.datastoreId}:${inputs.contentType}/${(inputs.sourceRaw as { fileName: string }).fileName}`;
+        default:
+            return `${name}-id`;
+    }
+}
+
+function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    if (type === "tls:index/privateKey:PrivateKey" && inputs.algorithm === "ED25519") {
+        return { ...deterministicEd25519(name) };
+    }
+    return {};
+}
+
+interface RequestLike {
+    getType(): string;
+    getName(): string;
+    getCustom(): boolean;
+    getParent(): string;
+    getProvider(): string;
+    getProtect(): boolean;
+    getIgnorechangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getDependenciesList(): string[];
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+interface MonitorLike {
+    registerResource(request: RequestLike, callback: (error: unknown, response?: { getUrn(): string }) => void): Promise<void>;
+}
+
+function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[]) {
+    const original = monitor.registerResource.bind(monitor);
+    let inflight = 0;
+    monitor.registerResource = (request, callback) => {
+        inflight++;
+        return original(request, (error, response) => {
+            inflight--;
+            if (!error && response) {
+                recorded.push({
+                    urn: response.getUrn(),
+                    type: request.getType(),
+                    name: request.getName(),
+                    custom: request.getCustom(),
+                    ...(request.getParent() ? { parent: request.getParent() } : {}),
+                    ...(request.getProvider() ? { provider: request.getProvider().split("::").slice(0, 4).join("::") } : {}),
+                    protect: request.getProtect() === true,
+                    ignoreChanges: [...request.getIgnorechangesList()],
+                    deleteBeforeReplace: request.getDeletebeforereplace(),
+                    dependencies: [...new Set(request.getDependenciesList())].sort(),
+                    inputs: redact(request.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                });
+            }
+            callback(error, response);
+        });
+    };
+    return {
+        /** Resolves once no registration has been in flight for several turns of the event loop. */
+        async drained(): Promise<void> {
+            let quietTurns = 0;
+            let lastCount = -1;
+            while (quietTurns < 5) {
+                await new Promise((resolve) => setTimeout(resolve, 2));
+                quietTurns = inflight === 0 && recorded.length === lastCount ? quietTurns + 1 : 0;
+                lastCount = recorded.length;
+            }
+        },
+    };
+}
+
+// Signatures of the Pulumi wire format (sdk/nodejs/runtime/rpc.ts).
+const SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function redact(value: unknown): unknown {
+    if (value === UNKNOWN_VALUE) {
+        return UNKNOWN_MARK;
+    }
+    if (Array.isArray(value)) {
+        return value.map(redact);
+    }
+    if (value !== null && typeof value === "object") {
+        const object = value as Record<string, unknown>;
+        switch (object[SIGNATURE_KEY]) {
+            case SECRET_SIG:
+                return SECRET_MARK;
+            case RESOURCE_SIG:
+                return { $ref: object.urn };
+            case OUTPUT_SIG:
+                return object.secret ? SECRET_MARK : "value" in object ? redact(object.value) : UNKNOWN_MARK;
+            default:
+                return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, redact(inner)]));
+        }
+    }
+    return value;
+}

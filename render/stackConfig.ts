@@ -1,0 +1,84 @@
+// Reads Pulumi.<stack>.yaml the way the Pulumi CLI hands it to the program, for offline runs.
+// Encrypted values (`secure:`) cannot be read without the stack's secrets provider, and a secret
+// may not be set yet at all: both become clearly fake placeholders, still marked secret.
+import * as fs from "fs";
+import * as path from "path";
+import YAML from "yaml";
+import { PROJECT } from "./engine";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+export const PLACEHOLDERS: Readonly<Record<string, string>> = {
+    "proxmoxve:apiToken": "offline-render@pve!placeholder=00000000-0000-0000-0000-000000000000",
+};
+const GENERIC_PLACEHOLDER = "offline-render-placeholder";
+
+export interface OfflineConfig {
+    readonly config: Record<string, string>;
+    readonly secretKeys: string[];
+    /** Secret keys that got a placeholder because the real value is encrypted or not set. */
+    readonly placeholders: string[];
+}
+
+export function stackFile(stack: string): string {
+    return path.join(ROOT, `Pulumi.${stack}.yaml`);
+}
+
+export function listStacks(): string[] {
+    return fs
+        .readdirSync(ROOT)
+        .map((file) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(file)?.[1])
+        .filter((name): name is string => name !== undefined)
+        .sort();
+}
+
+export function loadOfflineConfig(stack: string): OfflineConfig {
+    const file = stackFile(stack);
+    if (!fs.existsSync(file)) {
+        throw new Error(`there is no stack "${stack}": ${path.relative(ROOT, file)} does not exist (stacks: ${listStacks().join(", ")})`);
+    }
+    const document = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    return fromConfigMap(document.config ?? {});
+}
+
+/** Converts a stack file's `config:` map into the runtime's flat string map. */
+export function fromConfigMap(map: Readonly<Record<string, unknown>>): OfflineConfig {
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    const placeholders: string[] = [];
+    for (const [rawKey, rawValue] of Object.entries(map)) {
+        const key = rawKey.includes(":") ? rawKey : `${PROJECT}:${rawKey}`;
+        let secret = false;
+        const value = replaceSecure(rawValue, () => {
+            secret = true;
+            return PLACEHOLDERS[key] ?? GENERIC_PLACEHOLDER;
+        });
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        if (secret) {
+            secretKeys.push(key);
+            placeholders.push(key);
+        }
+    }
+    for (const [key, placeholder] of Object.entries(PLACEHOLDERS)) {
+        if (!(key in config)) {
+            config[key] = placeholder;
+            secretKeys.push(key);
+            placeholders.push(key);
+        }
+    }
+    return { config, secretKeys, placeholders };
+}
+
+function replaceSecure(value: unknown, placeholder: () => string): unknown {
+    if (Array.isArray(value)) {
+        return value.map((item) => replaceSecure(item, placeholder));
+    }
+    if (value !== null && typeof value === "object") {
+        const entries = Object.entries(value as Record<string, unknown>);
+        if (entries.length === 1 && entries[0]?.[0] === "secure") {
+            return placeholder();
+        }
+        return Object.fromEntries(entries.map(([key, inner]) => [key, replaceSecure(inner, placeholder)]));
+    }
+    return value;
+}
