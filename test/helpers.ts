@@ -1,0 +1,58 @@
+// Shared by the test suites: the committed stack files as raw config, and runs under the mock engine.
+import * as fs from "fs";
+import YAML from "yaml";
+import { runStack, type RecordedResource, type StackRun } from "../render/engine";
+import { fromConfigMap, listStacks, stackFile } from "../render/stackConfig";
+
+export const STACKS = listStacks();
+
+/** The `erpdc:*` and `proxmoxve:*` keys of a committed stack file, as plain objects. */
+export function stackDocument(stack: string): Record<string, unknown> {
+    const document = YAML.parse(fs.readFileSync(stackFile(stack), "utf8")) as { config: Record<string, unknown> };
+    return structuredClone(document.config);
+}
+
+/** The raw input of resolveStackConfig for a stack: project keys without their namespace. */
+export function rawProjectConfig(stack: string): Record<string, any> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(stackDocument(stack))) {
+        if (key.startsWith("erpdc:")) {
+            raw[key.slice("erpdc:".length)] = value;
+        }
+    }
+    return raw;
+}
+
+export const VALID_TOKEN = "pulumi@pve!erpdc=12345678-1234-1234-1234-123456789abc";
+
+export function providerSettings(stack: string) {
+    return { endpoint: stackDocument(stack)["proxmoxve:endpoint"] as string, apiToken: VALID_TOKEN, insecure: false };
+}
+
+/** Runs a stack file (optionally edited) under the mock engine, recording what gets registered. */
+export async function runStackFile(
+    stack: string,
+    options: { preview?: boolean; edit?: (config: Record<string, any>) => void } = {},
+): Promise<StackRun & { recorded: RecordedResource[] }> {
+    const document = stackDocument(stack);
+    options.edit?.(document);
+    const offline = fromConfigMap(document);
+    const recorded: RecordedResource[] = [];
+    const run = await runStack(
+        { stack, config: offline.config, secretKeys: offline.secretKeys, preview: options.preview ?? false },
+        recorded,
+    );
+    return { ...run, recorded };
+}
+
+export function byType(resources: readonly RecordedResource[], suffix: string): RecordedResource[] {
+    return resources.filter((resource) => resource.type.endsWith(suffix));
+}
+
+export function find(resources: readonly RecordedResource[], name: string): RecordedResource {
+    const found = resources.find((resource) => resource.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+    }
+    return found;
+}
