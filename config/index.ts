@@ -44,8 +44,9 @@ export function loadStackConfig(): LoadedConfig {
 
     // Read in plain text only to check its shape; resolveStackConfig never echoes it.
     const apiToken = provider.get("apiToken");
+    const endpoint = provider.get("endpoint");
     const stack = resolveStackConfig(raw, {
-        ...(provider.get("endpoint") === undefined ? {} : { endpoint: provider.get("endpoint") }),
+        ...(endpoint === undefined ? {} : { endpoint }),
         ...(apiToken === undefined ? {} : { apiToken }),
         insecure: insecure === "true",
     });

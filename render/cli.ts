@@ -26,7 +26,8 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-        console.error(error instanceof ConfigError || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : error.stack);
+        // A configuration problem is the user's to fix: its message says how, a stack trace would not help.
+        console.error(error instanceof ConfigError ? error.message : error);
         process.exit(1);
     },
 );

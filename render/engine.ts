@@ -61,7 +61,6 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
     try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const program = require("../index") as Program;
         const artifacts = new ArtifactSink();
         const exported = await program(artifacts);

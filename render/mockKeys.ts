@@ -4,6 +4,7 @@
 import { createHash, createPrivateKey, createPublicKey } from "crypto";
 
 // DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows it.
+const OPENSSH_ARMOR = "OPENSSH PRIVATE KEY";
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 export interface Ed25519KeyMaterial {
@@ -45,7 +46,7 @@ export function deterministicEd25519(label: string): Ed25519KeyMaterial {
     return {
         publicKeyOpenssh: `ssh-ed25519 ${publicBlob.toString("base64")}\n`,
         publicKeyPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
-        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${wrapped}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        privateKeyOpenssh: `-----BEGIN ${OPENSSH_ARMOR}-----\n${wrapped}\n-----END ${OPENSSH_ARMOR}-----\n`,
         privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
         publicKeyFingerprintSha256: `SHA256:${createHash("sha256").update(publicBlob).digest("base64").replace(/=+$/, "")}`,
     };

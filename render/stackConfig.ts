@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
+import { ConfigError } from "../config/errors";
 import { PROJECT } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -35,7 +36,7 @@ export function listStacks(): string[] {
 export function loadOfflineConfig(stack: string): OfflineConfig {
     const file = stackFile(stack);
     if (!fs.existsSync(file)) {
-        throw new Error(`there is no stack "${stack}": ${path.relative(ROOT, file)} does not exist (stacks: ${listStacks().join(", ")})`);
+        throw new ConfigError([`stack "${stack}" does not exist: there is no ${path.relative(ROOT, file)}; use one of ${listStacks().join(", ")}`]);
     }
     const document = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     return fromConfigMap(document.config ?? {});
