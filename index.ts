@@ -3,18 +3,36 @@
 // collect the generated files.
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config";
+import { SynrcNs } from "./dns";
 import { ProxmoxLayer } from "./infra";
+import { InfraServices } from "./infra/infraHost";
+import { LocalCa } from "./infra/pki";
 import { ArtifactSink } from "./render/artifacts";
 
 export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
     const { stack, proxmoxApiToken } = loadStackConfig();
 
-    const infra = new ProxmoxLayer("proxmox", { config: stack, proxmoxApiToken, artifacts });
+    const ca = new LocalCa("local-ca", { config: stack });
+    const infra = new ProxmoxLayer("proxmox", {
+        config: stack,
+        proxmoxApiToken,
+        artifacts,
+        trustedCaCertificates: [ca.certificatePem],
+    });
+    new SynrcNs("dns", { config: stack, infra, artifacts });
+    const services = new InfraServices("infra-services", { config: stack, infra, ca, artifacts });
 
     return {
         environment: stack.environment,
         inventory: infra.inventory,
         sshPublicKey: infra.adminKey.publicKeyOpenssh,
         sshPrivateKey: pulumi.secret(infra.adminKey.privateKeyOpenssh),
+        caCertificate: ca.certificatePem,
+        dnsServers: stack.network.dnsServers,
+        zoneSerial: stack.dns.zone.records[0]?.data.serial,
+        registry: { host: services.registryHost, username: services.registryUsername },
+        registryPassword: services.registryPassword,
+        chartsUrl: services.chartsUrl,
+        filesUrl: services.filesUrl,
     };
 };

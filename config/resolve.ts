@@ -5,6 +5,7 @@ import { createHash } from "crypto";
 import { z } from "zod";
 import { hostOf, isInternalHost, isIpv4, parseNetwork, type Ipv4Network } from "../lib/net";
 import { hostLoads, placeVms, PlacementError, ROLES, type PlacementVm, type Role } from "../infra/placement";
+import { generateZone, ZoneError, type ExtraRecord, type Zone } from "../dns/zone";
 import { ConfigError, problem, show } from "./errors";
 import {
     stackConfigSchema,
@@ -71,6 +72,8 @@ export interface StackConfig {
         readonly cidr: string;
         readonly prefixLength: number;
         readonly gateway: string;
+        readonly apiAddress: string;
+        readonly ingressAddress: string;
         readonly dnsServers: readonly string[];
         readonly searchDomains: readonly string[];
         readonly ntpServers: readonly string[];
@@ -80,6 +83,14 @@ export interface StackConfig {
     readonly templates: readonly TemplateSpec[];
     readonly vms: readonly VmSpec[];
     readonly mirrors: RawStackConfig["mirrors"];
+    readonly pki: RawStackConfig["pki"];
+    readonly dns: Omit<RawStackConfig["dns"], "extraRecords"> & {
+        /** The zone synrc/ns serves, generated and checked while the config is resolved. */
+        readonly zone: Zone;
+    };
+    readonly registry: RawStackConfig["registry"];
+    /** Names of the services on the first infra VM. */
+    readonly services: { readonly registry: string; readonly charts: string; readonly files: string };
     /** Problems that do not stop a non-production stack (e.g. a public mirror in dev). */
     readonly warnings: readonly string[];
 }
@@ -145,6 +156,8 @@ class Resolver {
         }
         const vms = network ? this.expandVms(network) : [];
         this.checkUniqueness(vms);
+        this.checkServiceAddresses(vms);
+        this.checkInfraServices();
         if (this.problems.length > 0) {
             throw new ConfigError(this.problems);
         }
@@ -158,6 +171,11 @@ class Resolver {
             throw new ConfigError(this.problems);
         }
         const infraAddresses = placed.filter((vm) => vm.role === "infra").map((vm) => vm.address);
+        const zone = this.zone(placed);
+        if (this.problems.length > 0 || zone === undefined) {
+            throw new ConfigError(this.problems);
+        }
+        const { extraRecords: _extraRecords, ...dnsSettings } = config.dns;
         return {
             environment: config.environment,
             domain: config.domain,
@@ -179,6 +197,8 @@ class Resolver {
                 cidr: network.cidr,
                 prefixLength: network.prefixLength,
                 gateway: config.network.gateway,
+                apiAddress: config.network.apiAddress,
+                ingressAddress: config.network.ingressAddress,
                 dnsServers: config.network.dnsServers ?? infraAddresses,
                 searchDomains: [config.domain],
                 ntpServers: config.network.ntpServers,
@@ -188,6 +208,14 @@ class Resolver {
             templates,
             vms: placed,
             mirrors: config.mirrors,
+            pki: config.pki,
+            dns: { ...dnsSettings, zone },
+            registry: config.registry,
+            services: {
+                registry: `registry.${config.domain}`,
+                charts: `charts.${config.domain}`,
+                files: `files.${config.domain}`,
+            },
             warnings: this.warnings,
         };
     }
@@ -304,6 +332,17 @@ class Resolver {
             this.fail("network.gateway", settings.gateway, "use an IPv4 address inside network.cidr, e.g. 10.0.0.1");
         } else if (network) {
             this.checkHostAddress("network.gateway", settings.gateway, network, undefined);
+        }
+        for (const key of ["apiAddress", "ingressAddress"] as const) {
+            const address = settings[key];
+            if (!isIpv4(address)) {
+                this.fail(`network.${key}`, address, "use a free IPv4 address inside network.cidr");
+            } else if (network) {
+                this.checkHostAddress(`network.${key}`, address, network, settings.gateway);
+            }
+        }
+        if (settings.apiAddress === settings.ingressAddress) {
+            this.fail("network.ingressAddress", settings.ingressAddress, "network.apiAddress has it already; the API and the ingress need their own addresses");
         }
         (settings.dnsServers ?? []).forEach((server, i) => {
             if (!isIpv4(server)) {
@@ -535,6 +574,93 @@ class Resolver {
             }
         });
         return vms.map((vm) => ({ ...vm, host: placement.get(vm.name) as string }));
+    }
+
+    private checkServiceAddresses(vms: readonly Omit<VmSpec, "host">[]): void {
+        const { network, proxmox } = this.config;
+        for (const key of ["apiAddress", "ingressAddress"] as const) {
+            const owner = vms.find((vm) => vm.address === network[key]);
+            if (owner) {
+                this.fail(`network.${key}`, network[key], `${owner.name} has it already; give the ${key === "apiAddress" ? "API virtual IP" : "ingress"} a free address`);
+            }
+        }
+        proxmox.hosts.forEach((host, i) => {
+            const owner = vms.find((vm) => vm.address === host.address);
+            if (owner) {
+                this.fail(`vms.${owner.role}.addresses[${owner.ordinal - 1}]`, owner.address, `proxmox.hosts[${i}] (${host.name}) has it already; give the VM its own`);
+            }
+        });
+    }
+
+    private checkInfraServices(): void {
+        const { dns, vms, registry } = this.config;
+        if (vms.infra.dataDiskGiB === undefined) {
+            this.fail("vms.infra.dataDiskGiB", undefined, "the registry, the chart repository and the files area live on the infra VM's data disk; set its size, e.g. 200");
+        }
+        if (!/^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/.test(dns.nsArtifact.url)) {
+            this.fail("dns.nsArtifact.url", dns.nsArtifact.url, "use the http(s) URL of the synrc/ns release tarball (.tar.gz) on the internal files mirror");
+        } else {
+            this.requireInternal("dns.nsArtifact.url", dns.nsArtifact.url);
+        }
+        if (dns.nsArtifact.sha256 === undefined) {
+            this.warnings.push(
+                "dns.nsArtifact.sha256 is missing: the synrc/ns tarball is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256",
+            );
+        } else if (!/^[0-9a-f]{64}$/.test(dns.nsArtifact.sha256)) {
+            this.fail("dns.nsArtifact.sha256", dns.nsArtifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");
+        }
+        if (!/^[a-z][a-z0-9._-]{0,31}$/.test(registry.username)) {
+            this.fail("registry.username", registry.username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
+        }
+        dns.extraRecords.forEach((record, i) => this.checkExtraRecord(`dns.extraRecords[${i}]`, record));
+    }
+
+    private checkExtraRecord(key: string, record: ExtraRecord): void {
+        const { domain } = this.config;
+        const name = record.name;
+        const relative = name === "@" || name === domain ? "@" : name.endsWith(`.${domain}`) ? name.slice(0, -domain.length - 1) : name;
+        if (relative === name && name.includes(".") && !name.startsWith("_")) {
+            this.fail(`${key}.name`, name, `is outside the domain ${domain}; use a name relative to it ("mail") or under it ("mail.${domain}")`);
+            return;
+        }
+        const labels = relative === "@" ? [] : relative.split(".");
+        if (!labels.every((label) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$/.test(label) || /^_[a-z0-9-]{1,62}$/.test(label))) {
+            this.fail(`${key}.name`, name, "not a DNS name; use lowercase labels of letters, digits and hyphens (SRV labels start with _)");
+        }
+    }
+
+    private zone(vms: readonly VmSpec[]): Zone | undefined {
+        const { config } = this;
+        const domain = config.domain;
+        const infra = vms.filter((vm) => vm.role === "infra");
+        const generated = new Set([...vms.map((vm) => vm.name), ...infra.map((_, i) => `ns${i + 1}`), "registry", "charts", "files", "api", "k8s-control", "argocd"]);
+        const extraRecords = config.dns.extraRecords.map((record, i) => {
+            const relative = record.name === domain ? "@" : record.name.endsWith(`.${domain}`) ? record.name.slice(0, -domain.length - 1) : record.name;
+            if (generated.has(relative)) {
+                this.fail(`dns.extraRecords[${i}].name`, record.name, `${relative}.${domain} is generated from the inventory; choose another name`);
+            }
+            return { ...record, name: relative } as ExtraRecord;
+        });
+        if (this.problems.length > 0) {
+            return undefined;
+        }
+        try {
+            return generateZone({
+                domain,
+                ttl: config.dns.ttl,
+                hosts: vms.map((vm) => ({ name: vm.name, address: vm.address, role: vm.role })),
+                nameServers: infra.map((vm) => ({ name: vm.name, address: vm.address })),
+                apiAddress: config.network.apiAddress,
+                ingressAddress: config.network.ingressAddress,
+                extraRecords,
+            });
+        } catch (error) {
+            if (error instanceof ZoneError) {
+                this.problems.push(...error.problems.map((text) => `dns.extraRecords: ${text}; fix the record in the stack config`));
+                return undefined;
+            }
+            throw error;
+        }
     }
 
     /** A template on every host that runs a VM, or one on the first host when disks are shared. */

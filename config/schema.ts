@@ -61,6 +61,10 @@ const image = z.strictObject({
 const network = z.strictObject({
     cidr: z.string(),
     gateway: z.string(),
+    /** The Kubernetes API endpoint (a virtual IP on the node network, not a VM's address). */
+    apiAddress: z.string(),
+    /** The cluster ingress (a LoadBalancer address on the node network). */
+    ingressAddress: z.string(),
     /** Resolvers for the VMs; the infra VMs (which run synrc/ns) when absent. */
     dnsServers: z.array(z.string()).optional(),
     ntpServers: z.array(z.string()).default([]),
@@ -106,6 +110,36 @@ const mirrors = z.strictObject({
     charts: z.string(),
 });
 
+const pki = z
+    .strictObject({
+        algorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA"),
+        ecdsaCurve: z.enum(["P256", "P384"]).default("P256"),
+        rsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(3072),
+        caValidityDays: integer(30, 7300).default(3650),
+        serverValidityDays: integer(1, 825).default(397),
+        organization: z.string().min(1).default("ERP/1"),
+    })
+    .default({ algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 3072, caValidityDays: 3650, serverValidityDays: 397, organization: "ERP/1" });
+
+const extraRecord = z.strictObject({
+    /** Relative to the domain ("mail", "_sip._tcp") or "@" for the apex. */
+    name: z.string(),
+    type: z.enum(["A", "CNAME", "MX", "SRV", "TXT"]),
+    ttl: integer(0, 604800).optional(),
+    data: z.record(z.string(), z.union([z.string(), z.number()])),
+});
+
+const dns = z.strictObject({
+    ttl: integer(30, 86400).default(300),
+    /** systemd MemoryMax of synrc/ns; it needs about 60 MB resident for a small zone. */
+    memoryMaxMiB: integer(96, 4096).default(128),
+    /** The synrc/ns OTP release (rebar3 release "erldns") on the internal files mirror. */
+    nsArtifact: z.strictObject({ url: z.string(), sha256: z.string().optional() }),
+    extraRecords: z.array(extraRecord).default([]),
+});
+
+const registry = z.strictObject({ username: z.string().default("erpdc") }).default({ username: "erpdc" });
+
 export const stackConfigSchema = z.strictObject({
     environment: z.enum(ENVIRONMENTS),
     domain: z.string(),
@@ -117,6 +151,9 @@ export const stackConfigSchema = z.strictObject({
     network,
     vms,
     mirrors,
+    pki,
+    dns,
+    registry,
 });
 
 export type RawStackConfig = z.infer<typeof stackConfigSchema>;

@@ -12,6 +12,8 @@ export interface UserDataInput {
     readonly ntpServers: readonly string[];
     /** PEM certificates every VM must trust (the local CA); filled by the infra-host layer. */
     readonly trustedCaCertificates: readonly string[];
+    /** A second disk to format (once) and mount, e.g. the infra VM's data disk at /srv. */
+    readonly dataDisk?: { readonly device: string; readonly label: string; readonly mountPoint: string };
 }
 
 export interface NetworkConfigInput {
@@ -58,6 +60,12 @@ export function userData(input: UserDataInput): string {
     };
     if (input.ntpServers.length > 0) {
         document.ntp = { enabled: true, servers: [...input.ntpServers] };
+    }
+    if (input.dataDisk) {
+        const { device, label, mountPoint } = input.dataDisk;
+        // overwrite: false keeps an existing filesystem, so a rebuilt cloud-init never wipes data.
+        document.fs_setup = [{ label, filesystem: "ext4", device, partition: "none", overwrite: false }];
+        document.mounts = [[`LABEL=${label}`, mountPoint, "ext4", "defaults,nofail", "0", "2"]];
     }
     if (input.trustedCaCertificates.length > 0) {
         document.ca_certs = { trusted: [...input.trustedCaCertificates] };

@@ -2,6 +2,7 @@
 // All decisions (names, IDs, addresses, placement, documents) come from plain functions; this
 // component only wires them into resources.
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { StackConfig, TemplateSpec } from "../config";
@@ -27,6 +28,9 @@ export interface InventoryEntry {
     readonly vmId: number;
 }
 
+/** scsi1 as the guest sees it on Proxmox (stable, unlike /dev/sdb). */
+const DATA_DISK_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
+
 const ROLE_SLUG: Record<Role, string> = { infra: "infra", controlPlane: "control-plane", workers: "workers" };
 
 export class ProxmoxLayer extends pulumi.ComponentResource {
@@ -34,7 +38,10 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
     /** The key of the admin user on every VM; other layers use it for SSH. */
     readonly adminKey: tls.PrivateKey;
     readonly vms: Readonly<Record<string, proxmox.VmLegacy>>;
+    /** Per VM: done when the VM answers SSH and cloud-init has finished its first boot. */
+    readonly ready: Readonly<Record<string, command.remote.Command>>;
     readonly inventory: readonly InventoryEntry[];
+    private readonly adminUser: string;
 
     constructor(name: string, args: ProxmoxLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("erpdc:infra:ProxmoxLayer", name, {}, opts);
@@ -62,8 +69,24 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
 
         const templates = this.createTemplates(config, resourceOpts);
         const snippets = this.createSnippets(config, args, resourceOpts);
+        this.adminUser = config.adminUser;
         this.vms = this.createVms(config, templates, snippets, resourceOpts);
         this.createHa(config, resourceOpts);
+        this.ready = Object.fromEntries(
+            config.vms.map((vm) => [
+                vm.name,
+                new command.remote.Command(
+                    `${vm.name}-ready`,
+                    {
+                        connection: this.connection(vm.address),
+                        // Fails (and so stops what depends on it) when cloud-init reports an error.
+                        create: "cloud-init status --wait >/dev/null || { cloud-init status --long; exit 1; }",
+                    },
+                    // The connection names the VM by address only: wait for the VM resource itself.
+                    { parent: this, dependsOn: [this.vms[vm.name] as proxmox.VmLegacy] },
+                ),
+            ]),
+        );
 
         this.inventory = config.vms.map((vm) => ({
             name: vm.name,
@@ -76,6 +99,11 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
         artifacts.add("topology.md", topologyMarkdown(config.environment, pve.hosts, config.vms));
 
         this.registerOutputs({ inventory: this.inventory, sshPublicKey: this.adminKey.publicKeyOpenssh });
+    }
+
+    /** SSH to a VM as the admin user with the generated key (a secret input). */
+    connection(address: string): command.types.input.remote.ConnectionArgs {
+        return { host: address, user: this.adminUser, privateKey: pulumi.secret(this.adminKey.privateKeyOpenssh) };
     }
 
     private createTemplates(config: StackConfig, opts: pulumi.CustomResourceOptions): Map<string, proxmox.VmLegacy> {
@@ -178,6 +206,9 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         aptMirror: config.mirrors.apt,
                         ntpServers: network.ntpServers,
                         trustedCaCertificates: certificates,
+                        ...(vm.dataDiskGiB === undefined
+                            ? {}
+                            : { dataDisk: { device: DATA_DISK_DEVICE, label: "erp-data", mountPoint: "/srv" } }),
                     }),
                 );
             const networkText = networkConfig({

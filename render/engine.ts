@@ -1,6 +1,7 @@
 // Runs the real program under Pulumi's mock engine (pulumi.runtime.setMocks) and records every
 // resource registration in full: type, name, parent, provider, inputs, dependencies, protect,
 // ignoreChanges. The offline render and the tests both use it; no CLI, credentials or network.
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactSink, settle } from "./artifacts";
 import { deterministicEd25519 } from "./mockKeys";
@@ -107,11 +108,36 @@ function mockId({ type, name, inputs }: pulumi.runtime.MockResourceArgs): string
     }
 }
 
+/**
+ * What the providers would compute, made deterministic so that two renders are identical.
+ * Certificates are labelled placeholders: the tls provider signs the real ones during `pulumi up`
+ * (the end-to-end tests make a real CA of their own).
+ */
 function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
-    if (type === "tls:index/privateKey:PrivateKey" && inputs.algorithm === "ED25519") {
-        return { ...deterministicEd25519(name) };
+    const placeholderPem = (label: string) =>
+        `Offline render placeholder for ${name}; the tls provider creates the real one during pulumi up.\n` +
+        `-----BEGIN ${label}-----\n${createHash("sha256").update(`${type}/${name}`).digest("base64")}\n-----END ${label}-----\n`;
+    switch (type) {
+        case "tls:index/privateKey:PrivateKey":
+            return inputs.algorithm === "ED25519"
+                ? { ...deterministicEd25519(name) }
+                : { privateKeyPem: placeholderPem(["PRIVATE", "KEY"].join(" ")), publicKeyPem: placeholderPem("PUBLIC KEY") };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: placeholderPem("CERTIFICATE") };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: placeholderPem("CERTIFICATE REQUEST") };
+        case "random:index/randomPassword:RandomPassword": {
+            const length = Number(inputs.length);
+            const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            const bytes = createHash("sha512").update(`erpdc-offline-render/${name}`).digest();
+            return { result: Array.from({ length }, (_, i) => alphabet[(bytes[i % bytes.length] as number) % alphabet.length]).join("") };
+        }
+        case "command:remote:Command":
+            return { stdout: "", stderr: "" };
+        default:
+            return {};
     }
-    return {};
 }
 
 interface RequestLike {

@@ -131,7 +131,8 @@ describe("valid stack configuration", () => {
         it(`resolves the committed ${stack} stack`, () => {
             const config = resolveStackConfig(rawProjectConfig(stack), providerSettings(stack));
             assert.equal(config.environment, stack);
-            assert.deepEqual(config.warnings, []);
+            // The in-house synrc/ns build has no published checksum to pin yet: the only warning.
+            assert.deepEqual(config.warnings.map((w) => w.split(":")[0]), ["dns.nsArtifact.sha256 is missing"]);
         });
     }
 
@@ -139,8 +140,7 @@ describe("valid stack configuration", () => {
         const raw = rawProjectConfig("dev");
         raw.mirrors.apt = "http://archive.ubuntu.com/ubuntu";
         const config = resolveStackConfig(raw, providerSettings("dev"));
-        assert.equal(config.warnings.length, 1);
-        assert.match(config.warnings[0] as string, /mirrors\.apt .* outside the closed contour/);
+        assert.equal(config.warnings.filter((w) => /mirrors\.apt .* outside the closed contour/.test(w)).length, 1);
     });
 
     it("defaults the VMs' resolvers to the infra VMs, which run synrc/ns", () => {

@@ -22,13 +22,23 @@ for (const stack of STACKS) {
                 config = resolveStackConfig(rawProjectConfig(stack), providerSettings(stack));
             });
 
-            it("groups everything under one ProxmoxLayer component, through one explicit provider", () => {
-                const [component] = byType(resources, "erpdc:infra:ProxmoxLayer");
-                assert.ok(component);
+            it("puts every resource in a layer component, and every Proxmox resource behind one explicit provider", () => {
+                const components = resources.filter((r) => !r.custom);
+                assert.deepEqual(components.map((c) => c.type).sort(), [
+                    "erpdc:dns:SynrcNs",
+                    "erpdc:infra:InfraServices",
+                    "erpdc:infra:LocalCa",
+                    "erpdc:infra:ProxmoxLayer",
+                ]);
+                for (const component of components) {
+                    assert.equal(component.parent, undefined, `${component.name} is not a top-level layer`);
+                }
+                const layer = find(resources, "proxmox");
                 const provider = find(resources, "proxmoxve");
-                for (const resource of resources.filter((r) => r !== component)) {
-                    assert.equal(resource.parent, component.urn, `${resource.name} is not a child of the layer`);
+                for (const resource of resources.filter((r) => r.custom)) {
+                    assert.ok(components.some((c) => c.urn === resource.parent), `${resource.name} is outside every layer`);
                     if (resource.type.startsWith("proxmoxve:")) {
+                        assert.equal(resource.parent, layer.urn);
                         assert.equal(resource.provider, provider.urn, `${resource.name} does not use the explicit provider`);
                     }
                 }

@@ -28,6 +28,11 @@ describe("offline render", () => {
             "plan.json",
             "topology.md",
             ...config.vms.flatMap((vm) => [`cloud-init/${vm.name}/network-config`, `cloud-init/${vm.name}/user-data`]),
+            "dns/erp.uno.zone.json",
+            "dns/synrc-ns.service",
+            ...config.vms.filter((vm) => vm.role === "infra").map((vm) => `dns/${vm.name}/sys.config`),
+            "infra-host/nginx/erpdc.conf",
+            "infra-host/registry/config.yml",
         ].sort();
         assert.deepEqual(written, expected);
     });

@@ -1,0 +1,231 @@
+// The contour's zone in synrc/ns's (erldns) JSON format: plain data in, zone out.
+// synrc/ns silently drops a record it cannot parse, so the generator checks every record it emits
+// and throws instead of writing a zone that would lose names without a word.
+import { createHash } from "crypto";
+import { isIpv4 } from "../lib/net";
+
+export type RecordType = "SOA" | "NS" | "A" | "CNAME" | "MX" | "SRV" | "TXT";
+
+export interface ZoneRecord {
+    readonly name: string;
+    readonly type: RecordType;
+    readonly ttl: number;
+    readonly data: Readonly<Record<string, string | number>>;
+}
+
+export interface Zone {
+    readonly name: string;
+    readonly records: readonly ZoneRecord[];
+}
+
+/** A record as written in the stack config: `name` relative to the zone ("mail") or "@" for the apex. */
+export interface ExtraRecord {
+    readonly name: string;
+    readonly type: Exclude<RecordType, "SOA" | "NS">;
+    readonly ttl?: number;
+    readonly data: Readonly<Record<string, string | number>>;
+}
+
+export interface ZoneInput {
+    readonly domain: string;
+    readonly ttl: number;
+    /** Every VM: name (a label) and address. */
+    readonly hosts: readonly { readonly name: string; readonly address: string; readonly role: string }[];
+    /** The infra VMs, in order: ns1, ns2, ... and the first one serves registry, charts and files. */
+    readonly nameServers: readonly { readonly name: string; readonly address: string }[];
+    /** Kubernetes API endpoint (the control-plane virtual IP). */
+    readonly apiAddress: string;
+    /** The cluster ingress (LoadBalancer address of ingress-nginx). */
+    readonly ingressAddress: string;
+    readonly extraRecords: readonly ExtraRecord[];
+}
+
+export const SERVICE_NAMES = ["registry", "charts", "files"] as const;
+export const INGRESS_NAMES = ["argocd"] as const;
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const SERVICE_LABEL = /^_[a-z0-9-]{1,62}$/;
+
+export class ZoneError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`the generated zone is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ZoneError";
+    }
+}
+
+export function generateZone(input: ZoneInput): Zone {
+    const { domain, ttl } = input;
+    const fqdn = (label: string) => (label === "@" ? domain : `${label}.${domain}`);
+    const records: ZoneRecord[] = [];
+    const add = (name: string, type: RecordType, data: ZoneRecord["data"], recordTtl = ttl) =>
+        records.push({ name, type, ttl: recordTtl, data });
+
+    input.nameServers.forEach((_, i) => add(domain, "NS", { dname: fqdn(`ns${i + 1}`) }));
+    input.nameServers.forEach((server, i) => add(fqdn(`ns${i + 1}`), "A", { ip: server.address }));
+    for (const host of input.hosts) {
+        add(fqdn(host.name), "A", { ip: host.address });
+    }
+    const primary = input.nameServers[0];
+    if (primary) {
+        for (const service of SERVICE_NAMES) {
+            add(fqdn(service), "CNAME", { dname: fqdn(primary.name) });
+        }
+    }
+    add(fqdn("api"), "A", { ip: input.apiAddress });
+    add(fqdn("k8s-control"), "CNAME", { dname: fqdn("api") });
+    for (const name of INGRESS_NAMES) {
+        add(fqdn(name), "A", { ip: input.ingressAddress });
+    }
+    // etcd members by DNS discovery (RFC 2782), and the API for clients that look it up.
+    for (const host of input.hosts.filter((h) => h.role === "controlPlane")) {
+        add(fqdn("_etcd-server-ssl._tcp"), "SRV", { priority: 0, weight: 10, port: 2380, target: fqdn(host.name) });
+        add(fqdn("_etcd-client-ssl._tcp"), "SRV", { priority: 0, weight: 10, port: 2379, target: fqdn(host.name) });
+    }
+    add(fqdn("_kubernetes._tcp"), "SRV", { priority: 0, weight: 10, port: 6443, target: fqdn("api") });
+    for (const extra of input.extraRecords) {
+        add(fqdn(extra.name), extra.type, extra.data, extra.ttl ?? ttl);
+    }
+
+    const sorted = sortRecords(records);
+    const soa: ZoneRecord = {
+        name: domain,
+        type: "SOA",
+        ttl,
+        data: {
+            mname: fqdn("ns1"),
+            rname: fqdn("hostmaster"),
+            serial: contentSerial(sorted),
+            refresh: 3600,
+            retry: 600,
+            expire: 1209600,
+            minimum: ttl,
+        },
+    };
+    const zone = { name: domain, records: [soa, ...sorted] };
+    const problems = validateZone(zone);
+    if (problems.length > 0) {
+        throw new ZoneError(problems);
+    }
+    return zone;
+}
+
+/** The file synrc/ns loads: an array of zones. */
+export function zoneFileJson(zone: Zone): string {
+    return `${JSON.stringify([zone], null, 2)}\n`;
+}
+
+/**
+ * The SOA serial is a function of the records alone: it changes exactly when they change, and two
+ * renders of the same inventory give the same zone byte for byte (no timestamps). Kept below 2^31
+ * so that serial arithmetic (RFC 1982) never wraps.
+ */
+export function contentSerial(records: readonly ZoneRecord[]): number {
+    const digest = createHash("sha256").update(JSON.stringify(records)).digest();
+    return (digest.readUInt32BE(0) % 2_000_000_000) + 1;
+}
+
+function sortRecords(records: readonly ZoneRecord[]): ZoneRecord[] {
+    const order: RecordType[] = ["SOA", "NS", "MX", "A", "CNAME", "SRV", "TXT"];
+    return [...records].sort(
+        (a, b) =>
+            order.indexOf(a.type) - order.indexOf(b.type) ||
+            a.name.localeCompare(b.name) ||
+            JSON.stringify(a.data).localeCompare(JSON.stringify(b.data)),
+    );
+}
+
+/** Every reason synrc/ns would drop or misread a record, or the zone would be inconsistent. */
+export function validateZone(zone: Zone): string[] {
+    const problems: string[] = [];
+    const inZone = (name: string) => name === zone.name || name.endsWith(`.${zone.name}`);
+    const validName = (name: string) =>
+        name.length <= 253 && name.split(".").every((label, i) => LABEL.test(label) || (i < 2 && SERVICE_LABEL.test(label)));
+    const int = (value: unknown, min: number, max: number) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+    const types = new Map<string, Set<RecordType>>();
+    const seen = new Set<string>();
+
+    zone.records.forEach((record, i) => {
+        const where = `record ${i} (${record.name} ${record.type})`;
+        if (!validName(record.name)) {
+            problems.push(`${where}: "${record.name}" is not a valid DNS name`);
+        }
+        if (!inZone(record.name)) {
+            problems.push(`${where}: "${record.name}" is outside the zone ${zone.name}`);
+        }
+        if (!int(record.ttl, 0, 2_147_483_647)) {
+            problems.push(`${where}: ttl ${record.ttl} is not a whole number of seconds`);
+        }
+        const data = record.data;
+        const target = (key: string) => {
+            const value = data[key];
+            if (typeof value !== "string" || !validName(value)) {
+                problems.push(`${where}: ${key} "${String(value)}" is not a valid DNS name`);
+            }
+        };
+        const expectKeys = (keys: string[]) => {
+            const actual = Object.keys(data).sort();
+            if (JSON.stringify(actual) !== JSON.stringify([...keys].sort())) {
+                problems.push(`${where}: data has keys ${actual.join(", ")}; synrc/ns expects ${keys.join(", ")}`);
+            }
+        };
+        switch (record.type) {
+            case "SOA":
+                expectKeys(["mname", "rname", "serial", "refresh", "retry", "expire", "minimum"]);
+                target("mname");
+                target("rname");
+                for (const key of ["serial", "refresh", "retry", "expire", "minimum"]) {
+                    if (!int(data[key], 0, 4_294_967_295)) problems.push(`${where}: ${key} must be an unsigned 32-bit integer`);
+                }
+                if (i !== 0) problems.push(`${where}: the SOA must be the first record`);
+                break;
+            case "NS":
+            case "CNAME":
+                expectKeys(["dname"]);
+                target("dname");
+                break;
+            case "A":
+                expectKeys(["ip"]);
+                if (typeof data.ip !== "string" || !isIpv4(data.ip)) problems.push(`${where}: ip "${String(data.ip)}" is not an IPv4 address`);
+                break;
+            case "MX":
+                expectKeys(["preference", "exchange"]);
+                target("exchange");
+                if (!int(data.preference, 0, 65535)) problems.push(`${where}: preference must be 0-65535`);
+                break;
+            case "SRV":
+                expectKeys(["priority", "weight", "port", "target"]);
+                target("target");
+                for (const key of ["priority", "weight", "port"]) {
+                    if (!int(data[key], 0, 65535)) problems.push(`${where}: ${key} must be 0-65535`);
+                }
+                break;
+            case "TXT":
+                expectKeys(["txt"]);
+                if (typeof data.txt !== "string" || !/^"[^"\\]{0,253}"$/.test(data.txt)) {
+                    problems.push(`${where}: txt must be one quoted string of at most 253 characters without quotes or backslashes inside`);
+                }
+                break;
+            default:
+                problems.push(`${where}: type ${String(record.type)} is not generated by this program`);
+        }
+        types.set(record.name, new Set([...(types.get(record.name) ?? []), record.type]));
+        const key = `${record.name} ${record.type} ${JSON.stringify(record.data)}`;
+        if (seen.has(key)) {
+            problems.push(`${where}: duplicate record`);
+        }
+        seen.add(key);
+    });
+    if (zone.records.filter((r) => r.type === "SOA").length !== 1) {
+        problems.push("the zone needs exactly one SOA record");
+    }
+    for (const [name, set] of types) {
+        if (set.has("CNAME") && set.size > 1) {
+            problems.push(`${name} has a CNAME and other records (${[...set].join(", ")}); a CNAME must stand alone`);
+        }
+    }
+    const cnames = zone.records.filter((r) => r.type === "CNAME").map((r) => r.name);
+    if (new Set(cnames).size !== cnames.length) {
+        problems.push("a name has more than one CNAME");
+    }
+    return problems;
+}
