@@ -77,7 +77,7 @@ export class InfraServices extends pulumi.ComponentResource {
                 before: `${APT_INSTALL} docker-registry`,
                 files: [
                     { path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" },
-                    password.result.apply((secret) => ({
+                    this.registryPassword.apply((secret) => ({
                         path: PATHS.htpasswd,
                         content: htpasswdLine(config.registry.username, secret),
                         mode: "0640",

@@ -66,6 +66,17 @@ const INVALID: InvalidCase[] = [
     { name: "plain-HTTP Proxmox endpoint", edit: (d) => { d["proxmoxve:endpoint"] = "http://10.0.1.11:8006/"; }, expect: /proxmoxve:endpoint is "http:\/\/10\.0\.1\.11:8006\/": use the HTTPS URL of the Proxmox API/ },
     { name: "production VMs unprotected", edit: (d) => { d["erpdc:protectVms"] = false; }, expect: /protectVms is false: production VMs are always protected; remove the key/ },
     { name: "root as the admin user", edit: (d) => { vms(d).adminUser = "root"; }, expect: /vms\.adminUser is "root": use a lowercase Linux user name other than root/ },
+    { name: "DNS record outside the domain", edit: (d) => { d["erpdc:dns"].extraRecords = [{ name: "mail.example.com", type: "A", data: { ip: "10.0.0.40" } }]; }, expect: /dns\.extraRecords\[0\]\.name is "mail\.example\.com": is outside the domain erp\.uno; use a name relative to it/ },
+    { name: "DNS record that duplicates a generated name", edit: (d) => { d["erpdc:dns"].extraRecords = [{ name: "registry", type: "A", data: { ip: "10.0.0.40" } }]; }, expect: /dns\.extraRecords\[0\]\.name is "registry": registry\.erp\.uno is generated from the inventory; choose another name/ },
+    { name: "DNS record with a bad label", edit: (d) => { d["erpdc:dns"].extraRecords = [{ name: "Bad_Name", type: "A", data: { ip: "10.0.0.40" } }]; }, expect: /dns\.extraRecords\[0\]\.name is "Bad_Name": not a DNS name/ },
+    { name: "DNS record synrc/ns would drop", edit: (d) => { d["erpdc:dns"].extraRecords = [{ name: "mail", type: "A", data: { ip: "10.0.0.400" } }]; }, expect: /dns\.extraRecords: record \d+ \(mail\.erp\.uno A\): ip "10\.0\.0\.400" is not an IPv4 address; fix the record/ },
+    { name: "API address outside the node network", edit: (d) => { d["erpdc:network"].apiAddress = "10.0.5.10"; }, expect: /network\.apiAddress is "10\.0\.5\.10": outside network\.cidr 10\.0\.0\.0\/24/ },
+    { name: "API address taken by a VM", edit: (d) => { d["erpdc:network"].apiAddress = "10.0.0.11"; }, expect: /network\.apiAddress is "10\.0\.0\.11": k8s-control1 has it already; give the API virtual IP a free address/ },
+    { name: "API and ingress on one address", edit: (d) => { d["erpdc:network"].ingressAddress = "10.0.0.10"; }, expect: /network\.ingressAddress is "10\.0\.0\.10": network\.apiAddress has it already/ },
+    { name: "VM on a Proxmox host's address", edit: (d) => { d["erpdc:proxmox"].hosts[0].address = "10.0.0.21"; }, expect: /vms\.workers\.addresses\[0\] is "10\.0\.0\.21": proxmox\.hosts\[0\] \(pve1\) has it already/ },
+    { name: "synrc/ns from a public host in production", edit: (d) => { d["erpdc:dns"].nsArtifact.url = "https://github.com/synrc/ns/releases/erldns.tar.gz"; }, expect: /dns\.nsArtifact\.url is "https:\/\/github\.com\/.*": github\.com is outside the closed contour/ },
+    { name: "malformed synrc/ns checksum", edit: (d) => { d["erpdc:dns"].nsArtifact.sha256 = "XYZ"; }, expect: /dns\.nsArtifact\.sha256 is "XYZ": a sha256 checksum is 64 lowercase hexadecimal digits/ },
+    { name: "infra VM without a data disk", edit: (d) => { delete d["erpdc:vms"].infra.dataDiskGiB; }, expect: /vms\.infra\.dataDiskGiB is missing: the registry, the chart repository and the files area live on the infra VM's data disk/ },
     { name: "role restricted to too few hosts", edit: (d) => { vms(d).controlPlane.hosts = ["pve1", "pve2"]; }, expect: /vms\.controlPlane\.count is 3: strict anti-affinity .* only 2 host\(s\) are allowed/ },
 ];
 
