@@ -45,6 +45,12 @@ export async function runStackFile(
     return { ...run, recorded };
 }
 
+/** Edit for runStackFile: the production stack with a fourth worker appended. */
+export function addProductionWorker(config: Record<string, any>): void {
+    config["erpdc:vms"].workers.count = 4;
+    config["erpdc:vms"].workers.addresses.push("10.0.0.24");
+}
+
 export function byType(resources: readonly RecordedResource[], suffix: string): RecordedResource[] {
     return resources.filter((resource) => resource.type.endsWith(suffix));
 }

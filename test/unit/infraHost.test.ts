@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import { resolveStackConfig } from "../../config";
 import { zoneFileJson } from "../../dns/zone";
 import { SECRET_MARK, type RecordedResource } from "../../render/engine";
-import { find, providerSettings, rawProjectConfig, runStackFile } from "../helpers";
+import { addProductionWorker, find, providerSettings, rawProjectConfig, runStackFile } from "../helpers";
 
 const twoInfra = (d: Record<string, any>) => {
     d["erpdc:vms"].infra.count = 2;
@@ -80,12 +80,7 @@ describe("infra host layers when the inventory changes", () => {
 
     it("re-ships the zone, and nothing else on the infra VM, when a worker is added", async () => {
         const before = await runStackFile("production");
-        const after = await runStackFile("production", {
-            edit: (d) => {
-                d["erpdc:vms"].workers.count = 4;
-                d["erpdc:vms"].workers.addresses.push("10.0.0.24");
-            },
-        });
+        const after = await runStackFile("production", { edit: addProductionWorker });
         assert.notDeepEqual(find(after.resources, "infra1-zone").inputs, find(before.resources, "infra1-zone").inputs);
         for (const name of ["infra1-synrc-ns", "infra1-registry", "infra1-nginx", "infra1-ready"]) {
             assert.deepEqual(find(after.resources, name).inputs, find(before.resources, name).inputs, name);

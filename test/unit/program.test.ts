@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import { resolveStackConfig, type StackConfig } from "../../config";
 import { SECRET_MARK, type RecordedResource } from "../../render/engine";
 import { PLACEHOLDERS } from "../../render/stackConfig";
-import { byType, find, providerSettings, rawProjectConfig, runStackFile, STACKS } from "../helpers";
+import { addProductionWorker, byType, find, providerSettings, rawProjectConfig, runStackFile, STACKS } from "../helpers";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
@@ -186,12 +186,7 @@ describe("determinism", () => {
 
     it("moves no existing VM and changes no existing VM's inputs when a worker is added", async () => {
         const before = await runStackFile("production");
-        const after = await runStackFile("production", {
-            edit: (d) => {
-                d["erpdc:vms"].workers.count = 4;
-                d["erpdc:vms"].workers.addresses.push("10.0.0.24");
-            },
-        });
+        const after = await runStackFile("production", { edit: addProductionWorker });
         for (const resource of before.resources.filter((r) => r.type === VM)) {
             assert.deepEqual(find(after.resources, resource.name).inputs, resource.inputs, `${resource.name} changed`);
         }
