@@ -2,6 +2,7 @@
 // Pulumi calls the exported function with no argument; the offline render passes its own sink to
 // collect the generated files.
 import * as pulumi from "@pulumi/pulumi";
+import { KubesprayCluster } from "./cluster";
 import { loadStackConfig } from "./config";
 import { SynrcNs } from "./dns";
 import { ProxmoxLayer } from "./infra";
@@ -19,8 +20,9 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
         artifacts,
         trustedCaCertificates: [ca.certificatePem],
     });
-    new SynrcNs("dns", { config: stack, infra, artifacts });
+    const dns = new SynrcNs("dns", { config: stack, infra, artifacts });
     const services = new InfraServices("infra-services", { config: stack, infra, ca, artifacts });
+    const cluster = new KubesprayCluster("cluster", { config: stack, infra, dns, services, artifacts });
 
     return {
         environment: stack.environment,
@@ -34,5 +36,7 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
         registryPassword: services.registryPassword,
         chartsUrl: services.chartsUrl,
         filesUrl: services.filesUrl,
+        apiEndpoint: cluster.apiEndpoint,
+        kubeconfig: cluster.kubeconfig,
     };
 };

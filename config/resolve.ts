@@ -3,7 +3,8 @@
 // unit-tested directly. All problems are collected and reported together.
 import { createHash } from "crypto";
 import { z } from "zod";
-import { hostOf, isInternalHost, isIpv4, parseNetwork, type Ipv4Network } from "../lib/net";
+import { compatibilityProblems, KUBESPRAY_RELEASES } from "../cluster/compatibility";
+import { hostOf, ipToNumber, isInternalHost, isIpv4, networksOverlap, parseNetwork, type Ipv4Network } from "../lib/net";
 import { hostLoads, placeVms, PlacementError, ROLES, type PlacementVm, type Role } from "../infra/placement";
 import { generateZone, ZoneError, type ExtraRecord, type Zone } from "../dns/zone";
 import { ConfigError, problem, show } from "./errors";
@@ -89,6 +90,11 @@ export interface StackConfig {
         readonly zone: Zone;
     };
     readonly registry: RawStackConfig["registry"];
+    readonly kubernetes: RawStackConfig["kubernetes"] & {
+        /** kube_version as this Kubespray release expects it (with or without the "v"). */
+        readonly kubeVersionForKubespray: string;
+        readonly metallbRange: readonly [string, string];
+    };
     /** Names of the services on the first infra VM. */
     readonly services: { readonly registry: string; readonly charts: string; readonly files: string };
     /** Problems that do not stop a non-production stack (e.g. a public mirror in dev). */
@@ -158,6 +164,9 @@ class Resolver {
         this.checkUniqueness(vms);
         this.checkServiceAddresses(vms);
         this.checkInfraServices();
+        if (network) {
+            this.checkKubernetes(network, vms);
+        }
         if (this.problems.length > 0) {
             throw new ConfigError(this.problems);
         }
@@ -211,6 +220,11 @@ class Resolver {
             pki: config.pki,
             dns: { ...dnsSettings, zone },
             registry: config.registry,
+            kubernetes: {
+                ...config.kubernetes,
+                kubeVersionForKubespray: `${KUBESPRAY_RELEASES.find((r) => r.version === config.kubernetes.kubesprayVersion)?.kubeVersionPrefix ?? ""}${config.kubernetes.kubeVersion}`,
+                metallbRange: config.kubernetes.metallbPool.split("-") as unknown as readonly [string, string],
+            },
             services: {
                 registry: `registry.${config.domain}`,
                 charts: `charts.${config.domain}`,
@@ -613,6 +627,64 @@ class Resolver {
             this.fail("registry.username", registry.username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
         }
         dns.extraRecords.forEach((record, i) => this.checkExtraRecord(`dns.extraRecords[${i}]`, record));
+    }
+
+    private checkKubernetes(nodeNetwork: Ipv4Network, vms: readonly Omit<VmSpec, "host">[]): void {
+        const { kubernetes: k8s, network, proxmox } = this.config;
+        this.problems.push(...compatibilityProblems(k8s.kubesprayVersion, k8s.kubeVersion, k8s.ansibleCoreVersion));
+        const networks: [string, Ipv4Network][] = [["network.cidr", nodeNetwork]];
+        for (const key of ["podCidr", "serviceCidr"] as const) {
+            const parsed = parseNetwork(k8s[key]);
+            if (parsed === undefined) {
+                this.fail(`kubernetes.${key}`, k8s[key], "use an IPv4 network with its host bits zero, e.g. 10.233.64.0/18");
+                continue;
+            }
+            for (const [otherKey, other] of networks) {
+                if (networksOverlap(parsed, other)) {
+                    this.fail(`kubernetes.${key}`, k8s[key], `overlaps ${otherKey} ${other.cidr}; pods, services and nodes need separate networks`);
+                }
+            }
+            networks.push([`kubernetes.${key}`, parsed]);
+        }
+        if (!isDnsDomain(k8s.clusterDomain)) {
+            this.fail("kubernetes.clusterDomain", k8s.clusterDomain, "use a DNS domain such as cluster.local");
+        }
+        const pool = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(k8s.metallbPool);
+        const [first, last] = pool ? [pool[1] as string, pool[2] as string] : ["", ""];
+        if (!pool || !isIpv4(first) || !isIpv4(last) || ipToNumber(first) > ipToNumber(last)) {
+            this.fail("kubernetes.metallbPool", k8s.metallbPool, 'use a range "first-last" of IPv4 addresses, e.g. 10.0.0.30-10.0.0.49');
+        } else if (!nodeNetwork.contains(first) || !nodeNetwork.contains(last) || first === nodeNetwork.network || last === nodeNetwork.broadcast) {
+            this.fail("kubernetes.metallbPool", k8s.metallbPool, `MetalLB answers ARP on the node network, so the pool must lie inside network.cidr ${nodeNetwork.cidr}`);
+        } else {
+            const inPool = (address: string) => isIpv4(address) && ipToNumber(address) >= ipToNumber(first) && ipToNumber(address) <= ipToNumber(last);
+            const taken = [
+                ...vms.map((vm) => [vm.address, vm.name] as const),
+                [network.gateway, "network.gateway"] as const,
+                [network.apiAddress, "network.apiAddress"] as const,
+                ...proxmox.hosts.map((host) => [host.address, host.name] as const),
+            ].filter(([address]) => inPool(address));
+            if (taken.length > 0) {
+                this.fail("kubernetes.metallbPool", k8s.metallbPool, `holds ${taken.map(([address, owner]) => `${address} (${owner})`).join(", ")}; keep the pool clear of addresses in use`);
+            }
+            if (!inPool(network.ingressAddress)) {
+                this.fail("kubernetes.metallbPool", k8s.metallbPool, `does not hold network.ingressAddress ${network.ingressAddress}; the ingress gets its LoadBalancer address from this pool`);
+            }
+        }
+        if (!/^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/.test(k8s.kubespraySource.url)) {
+            this.fail("kubernetes.kubespraySource.url", k8s.kubespraySource.url, "use the http(s) URL of the Kubespray release tarball (.tar.gz) on the files mirror");
+        } else {
+            this.requireInternal("kubernetes.kubespraySource.url", k8s.kubespraySource.url);
+        }
+        if (k8s.kubespraySource.sha256 === undefined) {
+            this.warnings.push("kubernetes.kubespraySource.sha256 is missing: the tarball is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256");
+        } else if (!/^[0-9a-f]{64}$/.test(k8s.kubespraySource.sha256)) {
+            this.fail("kubernetes.kubespraySource.sha256", k8s.kubespraySource.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits");
+        }
+        if (!/^https?:\/\/[^/\s]+/.test(k8s.pythonIndexUrl)) {
+            this.fail("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index");
+        } else {
+            this.requireInternal("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl);
+        }
     }
 
     private checkExtraRecord(key: string, record: ExtraRecord): void {

@@ -140,6 +140,27 @@ const dns = z.strictObject({
 
 const registry = z.strictObject({ username: z.string().default("erpdc") }).default({ username: "erpdc" });
 
+const kubernetes = z.strictObject({
+    /** A Kubespray release tag, e.g. "v2.28.0"; must be in cluster/compatibility.ts. */
+    kubesprayVersion: z.string(),
+    /** Kubernetes version without a "v", e.g. "1.32.5". */
+    kubeVersion: z.string(),
+    /** The ansible-core the runner installs next to Kubespray's requirements.txt. */
+    ansibleCoreVersion: z.string(),
+    podCidr: z.string().default("10.233.64.0/18"),
+    serviceCidr: z.string().default("10.233.0.0/18"),
+    clusterDomain: z.string().default("cluster.local"),
+    /** MetalLB L2 pool, "first-last"; it must hold network.ingressAddress. */
+    metallbPool: z.string(),
+    certManager: z.boolean().default(false),
+    /** Where Ansible runs: on the operator's machine, or on the first infra VM. */
+    runner: z.enum(["local", "infra"]).default("infra"),
+    /** Kubespray's source tarball on the files mirror (a GitHub release archive, mirrored). */
+    kubespraySource: z.strictObject({ url: z.string(), sha256: z.string().optional() }),
+    /** The internal PyPI mirror the runner installs Ansible from. */
+    pythonIndexUrl: z.string(),
+});
+
 export const stackConfigSchema = z.strictObject({
     environment: z.enum(ENVIRONMENTS),
     domain: z.string(),
@@ -154,6 +175,7 @@ export const stackConfigSchema = z.strictObject({
     pki,
     dns,
     registry,
+    kubernetes,
 });
 
 export type RawStackConfig = z.infer<typeof stackConfigSchema>;

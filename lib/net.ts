@@ -76,3 +76,12 @@ export function hostOf(reference: string): string | undefined {
         return undefined;
     }
 }
+
+export function ipToNumber(address: string): number {
+    return ipaddr.IPv4.parse(address).toByteArray().reduce((value, byte) => value * 256 + byte, 0);
+}
+
+/** True when two IPv4 networks share at least one address. */
+export function networksOverlap(left: Ipv4Network, right: Ipv4Network): boolean {
+    return left.contains(right.network) || right.contains(left.network);
+}

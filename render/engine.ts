@@ -134,10 +134,36 @@ function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs
             return { result: Array.from({ length }, (_, i) => alphabet[(bytes[i % bytes.length] as number) % alphabet.length]).join("") };
         }
         case "command:remote:Command":
+            return { stdout: String(inputs.create).includes("/etc/kubernetes/admin.conf") ? placeholderKubeconfig(name) : "", stderr: "" };
+        case "command:local:Command":
             return { stdout: "", stderr: "" };
         default:
             return {};
     }
+}
+
+/** What `cat /etc/kubernetes/admin.conf` prints, with labelled placeholder credentials. */
+function placeholderKubeconfig(name: string): string {
+    const data = Buffer.from(`offline render placeholder (${name})`).toString("base64");
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: cluster.local",
+        "  cluster:",
+        `    certificate-authority-data: ${data}`,
+        "    server: https://127.0.0.1:6443",
+        "users:",
+        "- name: kubernetes-admin",
+        "  user:",
+        `    client-certificate-data: ${data}`,
+        `    client-key-data: ${data}`,
+        "contexts:",
+        "- name: kubernetes-admin@cluster.local",
+        "  context: {cluster: cluster.local, user: kubernetes-admin}",
+        "current-context: kubernetes-admin@cluster.local",
+        "",
+    ].join("\n");
 }
 
 interface RequestLike {

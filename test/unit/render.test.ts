@@ -33,6 +33,11 @@ describe("offline render", () => {
             ...config.vms.filter((vm) => vm.role === "infra").map((vm) => `dns/${vm.name}/sys.config`),
             "infra-host/nginx/erpdc.conf",
             "infra-host/registry/config.yml",
+            "kubespray/inventory/hosts.yaml",
+            "kubespray/inventory/group_vars/all/offline.yml",
+            "kubespray/inventory/group_vars/k8s_cluster/addons.yml",
+            "kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml",
+            "kubespray/manifest.json",
         ].sort();
         assert.deepEqual(written, expected);
     });

@@ -1,0 +1,196 @@
+# Runs Kubespray for the erpdc program, on the operator's machine or on the infra VM.
+#
+# stdin: a JSON bundle {files, privateKey, manifest, settings} written by cluster/index.ts.
+# The playbooks to run follow from comparing the bundle's manifest with the one the last successful
+# run left on the first control-plane node (/etc/erpdc/kubespray-applied.json): plan_runs() below.
+# Inventory, vars and the SSH key live in a private temporary directory removed at exit.
+# Python 3 standard library only, so it runs on a fresh Ubuntu and on the operator's machine.
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+APPLIED = "/etc/erpdc/kubespray-applied.json"
+UNREACHABLE = 4  # ansible-playbook's exit code when hosts were unreachable
+
+
+class PlanError(Exception):
+    pass
+
+
+def _version(text):
+    return tuple(int(part) for part in text.lstrip("v").split("."))
+
+
+def plan_runs(previous, current):
+    """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`."""
+    if previous is None:
+        return [{"playbook": "cluster.yml"}]
+    if previous["controlPlane"] != current["controlPlane"]:
+        raise PlanError(
+            "the control-plane nodes changed (%s -> %s): Kubespray changes them only by its manual "
+            "procedure (docs/operations/nodes.md); do that, or restore vms.controlPlane"
+            % (sorted(previous["controlPlane"]), sorted(current["controlPlane"]))
+        )
+    old_kube, new_kube = _version(previous["kubeVersion"]), _version(current["kubeVersion"])
+    if new_kube < old_kube:
+        raise PlanError("kubeVersion %s is older than the running %s: Kubernetes cannot be downgraded"
+                        % (current["kubeVersion"], previous["kubeVersion"]))
+    if new_kube[1] - old_kube[1] > 1:
+        raise PlanError("kubeVersion %s skips a minor version from %s: upgrade one minor version at a time"
+                        % (current["kubeVersion"], previous["kubeVersion"]))
+    old_workers, new_workers = previous["workers"], current["workers"]
+    readdressed = sorted(n for n in new_workers if n in old_workers and old_workers[n] != new_workers[n])
+    removed = sorted(set(old_workers) - set(new_workers)) + readdressed
+    added = sorted(set(new_workers) - set(old_workers)) + readdressed
+    runs = []
+    if removed:
+        runs.append({
+            "playbook": "remove-node.yml",
+            "extraVars": {"node": ",".join(removed), "skip_confirmation": "yes"},
+            "removedHosts": {name: old_workers[name] for name in removed},
+        })
+    if new_kube != old_kube or previous["kubesprayVersion"] != current["kubesprayVersion"]:
+        runs.append({"playbook": "upgrade-cluster.yml"})
+    elif previous["varsHash"] != current["varsHash"]:
+        runs.append({"playbook": "cluster.yml"})
+    if added:
+        # Kubespray needs cached facts of every host to run with --limit (since v2.27).
+        runs.append({"playbook": "playbooks/facts.yml"})
+        runs.append({"playbook": "scale.yml", "limit": ",".join(added)})
+    return runs
+
+
+def _ssh(settings, key, host, command, stdin=None):
+    return subprocess.run(
+        ["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+         "%s@%s" % (settings["adminUser"], host), command],
+        input=stdin, capture_output=True, text=True)
+
+
+def _download(url, target, sha256):
+    with urllib.request.urlopen(url, timeout=120) as response, open(target, "wb") as out:
+        shutil.copyfileobj(response, out)
+    digest = hashlib.sha256(open(target, "rb").read()).hexdigest()
+    if not sha256:
+        sums_url = url.rsplit("/", 1)[0] + "/SHA256SUMS"
+        with urllib.request.urlopen(sums_url, timeout=60) as response:
+            lines = response.read().decode().splitlines()
+        name = url.rsplit("/", 1)[1]
+        sha256 = next((line.split()[0] for line in lines if line.split()[-1].lstrip("*") == name), "")
+    if digest != sha256:
+        raise SystemExit("%s: sha256 %s does not match the expected %s" % (url, digest, sha256 or "(not listed)"))
+
+
+def _kubespray(settings, cache):
+    source = os.path.join(cache, "kubespray", settings["kubesprayVersion"])
+    if not os.path.exists(os.path.join(source, "cluster.yml")):
+        os.makedirs(os.path.dirname(source), exist_ok=True)
+        archive = source + ".tar.gz"
+        _download(settings["kubesprayUrl"], archive, settings.get("kubespraySha256"))
+        unpack = tempfile.mkdtemp(dir=os.path.dirname(source))
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpack)
+        (top,) = os.listdir(unpack)
+        shutil.rmtree(source, ignore_errors=True)
+        os.rename(os.path.join(unpack, top), source)
+        os.rmdir(unpack)
+    return source
+
+
+def _ansible(settings, cache, source):
+    venv = os.path.join(cache, "ansible", "%s-%s" % (settings["kubesprayVersion"], settings["ansibleCore"]))
+    if not os.path.exists(os.path.join(venv, "bin", "ansible-playbook")):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--index-url", settings["pythonIndexUrl"],
+                        "ansible-core==" + settings["ansibleCore"], "-r", os.path.join(source, "requirements.txt")],
+                       check=True)
+    return os.path.join(venv, "bin", "ansible-playbook")
+
+
+def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
+    inventories = ["-i", os.path.join(work, "inventory", "hosts.yaml")]
+    if run.get("removedHosts"):
+        removed = os.path.join(work, "inventory", "removed.json")
+        hosts = {name: {"ansible_host": address, "ip": address, "access_ip": address}
+                 for name, address in run["removedHosts"].items()}
+        with open(removed, "w") as out:
+            json.dump({"all": {"hosts": hosts, "children": {"kube_node": {"hosts": {n: None for n in hosts}}}}}, out)
+        inventories += ["-i", removed]
+    command = [playbook_bin, *inventories, "--private-key", os.path.join(work, "id_admin"),
+               "-u", settings["adminUser"], "-b", run["playbook"]]
+    if run.get("limit"):
+        command += ["--limit", run["limit"]]
+    for key, value in sorted(run.get("extraVars", {}).items()):
+        command += ["-e", "%s=%s" % (key, value)]
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_SSH_RETRIES="5",
+               ANSIBLE_TIMEOUT="60", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    log_path = os.path.join(log_dir, "kubespray-%s-%s.log" % (stamp, os.path.basename(run["playbook"])))
+    for attempt in (1, 2):
+        print("erpdc: running %s (attempt %d), log %s" % (" ".join(command[len(inventories) + 1:]), attempt, log_path), flush=True)
+        with open(log_path, "a") as log:
+            process = subprocess.Popen(command, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for line in process.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+            process.wait()
+        if process.returncode != UNREACHABLE:
+            break
+        print("erpdc: some hosts were unreachable; retrying once", flush=True)
+    if process.returncode != 0:
+        raise SystemExit("%s failed with exit code %d; see %s" % (run["playbook"], process.returncode, log_path))
+
+
+def main():
+    bundle = json.load(sys.stdin)
+    settings, current = bundle["settings"], bundle["manifest"]
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "erpdc")
+    log_dir = os.path.join(os.path.expanduser("~"), ".local", "state", "erpdc", "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="erpdc-kubespray-")  # mode 0700
+    try:
+        os.umask(0o077)
+        for relative, content in bundle["files"].items():
+            path = os.path.join(work, "inventory", relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as out:
+                out.write(content)
+        key = os.path.join(work, "id_admin")
+        with open(key, "w") as out:
+            out.write(bundle["privateKey"])
+        os.chmod(key, 0o600)
+
+        first = settings["firstControlPlane"]
+        answer = _ssh(settings, key, first, "sudo cat %s 2>/dev/null || true" % APPLIED)
+        if answer.returncode != 0:
+            raise SystemExit("cannot reach %s over SSH: %s" % (first, answer.stderr.strip()))
+        previous = json.loads(answer.stdout) if answer.stdout.strip() else None
+        try:
+            runs = plan_runs(previous, current)
+        except PlanError as error:
+            raise SystemExit("erpdc: refusing to run Kubespray: %s" % error)
+        if not runs:
+            print("erpdc: the cluster already matches; no playbook to run")
+            return
+        source = _kubespray(settings, cache)
+        playbook_bin = _ansible(settings, cache, source)
+        for run in runs:
+            _run_playbook(playbook_bin, source, work, settings, run, log_dir)
+        record = _ssh(settings, key, first, "sudo install -D -m 0644 /dev/stdin %s" % APPLIED, stdin=json.dumps(current))
+        if record.returncode != 0:
+            raise SystemExit("could not record the applied state on %s: %s" % (first, record.stderr.strip()))
+        print("erpdc: applied %s" % ", ".join(run["playbook"] for run in runs))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+// The cluster layer: Kubespray from a command resource, once every VM has booted and DNS and the
+// registry serve; then the kubeconfig (a secret) and the Kubernetes provider built from it.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import type { StackConfig } from "../config";
+import type { SynrcNs } from "../dns";
+import type { ProxmoxLayer } from "../infra";
+import type { InfraServices } from "../infra/infraHost";
+import { shellQuote } from "../infra/remote";
+import type { ArtifactSink } from "../render/artifacts";
+import { inventoryFiles, kubernetesNodes, manifest } from "./kubespray";
+
+const RUNNER = fs.readFileSync(path.join(__dirname, "files", "kubespray_run.py"), "utf8");
+
+export interface KubesprayClusterArgs {
+    readonly config: StackConfig;
+    readonly infra: ProxmoxLayer;
+    readonly dns: SynrcNs;
+    readonly services: InfraServices;
+    readonly artifacts: ArtifactSink;
+}
+
+/** Points an admin.conf at the API endpoint (the virtual IP's name) instead of a node. */
+export function kubeconfigForEndpoint(adminConf: string, server: string): string {
+    const document = YAML.parse(adminConf) as { clusters?: { cluster?: { server?: string } }[] } | null;
+    if (!document || !Array.isArray(document.clusters) || document.clusters.length === 0) {
+        throw new Error("the control-plane node returned no kubeconfig (is /etc/kubernetes/admin.conf there?)");
+    }
+    for (const entry of document.clusters) {
+        if (entry.cluster) entry.cluster.server = server;
+    }
+    return YAML.stringify(document);
+}
+
+export class KubesprayCluster extends pulumi.ComponentResource {
+    /** Secret. */
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly provider: k8s.Provider;
+    readonly apiEndpoint: string;
+
+    constructor(name: string, args: KubesprayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("erpdc:cluster:Kubespray", name, {}, opts);
+        const { config, infra, dns, services, artifacts } = args;
+        const { controlPlane } = kubernetesNodes(config);
+        const first = controlPlane[0];
+        const runnerHost = config.vms.find((vm) => vm.role === "infra");
+        if (first === undefined || runnerHost === undefined) {
+            throw new Error("Kubespray needs a control-plane node and an infra VM; the config resolver guarantees both");
+        }
+        this.apiEndpoint = `https://api.${config.domain}:6443`;
+
+        const files = inventoryFiles(config);
+        const applied = manifest(config);
+        for (const [file, content] of Object.entries(files)) {
+            artifacts.add(`kubespray/inventory/${file}`, content);
+        }
+        artifacts.add("kubespray/manifest.json", `${JSON.stringify(applied, null, 2)}\n`);
+
+        const bundle = pulumi.secret(infra.adminKey.privateKeyOpenssh).apply((privateKey) =>
+            JSON.stringify({
+                files,
+                privateKey,
+                manifest: applied,
+                settings: {
+                    adminUser: config.adminUser,
+                    firstControlPlane: first.address,
+                    kubesprayVersion: config.kubernetes.kubesprayVersion,
+                    kubesprayUrl: config.kubernetes.kubespraySource.url,
+                    kubespraySha256: config.kubernetes.kubespraySource.sha256 ?? "",
+                    ansibleCore: config.kubernetes.ansibleCoreVersion,
+                    pythonIndexUrl: config.kubernetes.pythonIndexUrl,
+                },
+            }),
+        );
+        const runner = `python3 -c ${shellQuote(RUNNER)}`;
+        // Every VM booted, DNS answers with the current zone, and the registry and files area serve.
+        const prerequisites: pulumi.Resource[] = [
+            ...Object.values(infra.vms),
+            ...Object.values(infra.ready),
+            ...Object.values(dns.zones),
+            ...services.ready,
+        ];
+        const kubespray =
+            config.kubernetes.runner === "local"
+                ? new command.local.Command(
+                      "kubespray",
+                      // No delete: destroying the stack destroys the VMs; there is nothing to reset.
+                      { create: runner, stdin: bundle },
+                      { parent: this, dependsOn: prerequisites },
+                  )
+                : new command.remote.Command(
+                      "kubespray",
+                      {
+                          connection: infra.connection(runnerHost.address),
+                          create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv\n${runner}`,
+                          stdin: bundle,
+                      },
+                      { parent: this, dependsOn: prerequisites },
+                  );
+
+        const adminConf = new command.remote.Command(
+            "kubeconfig",
+            {
+                connection: infra.connection(first.address),
+                create: "sudo cat /etc/kubernetes/admin.conf",
+                // Read again after every change Kubespray applied (an upgrade renews the certificates).
+                triggers: [createHash("sha256").update(JSON.stringify(applied)).digest("hex")],
+            },
+            { parent: this, dependsOn: [kubespray], additionalSecretOutputs: ["stdout"] },
+        );
+        this.kubeconfig = pulumi.secret(adminConf.stdout.apply((text) => kubeconfigForEndpoint(text, this.apiEndpoint)));
+        this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig }, { parent: this });
+        this.registerOutputs({ apiEndpoint: this.apiEndpoint });
+    }
+}

@@ -1,0 +1,148 @@
+// Kubespray inventory and group_vars from the stack config: plain data in, YAML documents out.
+// Everything a node downloads points at the contour: the files area and the registry on the infra VM.
+import { createHash } from "crypto";
+import YAML from "yaml";
+import type { StackConfig, VmSpec } from "../config";
+
+/** Upstream registries whose images the nodes pull through the internal registry instead. */
+export const MIRRORED_REGISTRIES = ["registry.k8s.io", "docker.io", "quay.io", "ghcr.io", "gcr.io"] as const;
+
+/** The public download hosts whose paths the files area mirrors (files.<domain>/<host>/...). */
+export const MIRRORED_DOWNLOAD_BASES = {
+    github_url: "github.com",
+    dl_k8s_io_url: "dl.k8s.io",
+    storage_googleapis_url: "storage.googleapis.com",
+    get_helm_url: "get.helm.sh",
+} as const;
+
+export interface KubesprayNode {
+    readonly name: string;
+    readonly address: string;
+}
+
+export interface Manifest {
+    readonly kubesprayVersion: string;
+    readonly kubeVersion: string;
+    /** Hash of the group_vars without the versions: a change re-applies the configuration. */
+    readonly varsHash: string;
+    readonly controlPlane: Readonly<Record<string, string>>;
+    readonly workers: Readonly<Record<string, string>>;
+}
+
+export function kubernetesNodes(config: StackConfig): { controlPlane: VmSpec[]; workers: VmSpec[]; allInOne: boolean } {
+    const controlPlane = config.vms.filter((vm) => vm.role === "controlPlane");
+    const workers = config.vms.filter((vm) => vm.role === "workers");
+    return { controlPlane, workers, allInOne: workers.length === 0 };
+}
+
+/** inventory/hosts.yaml. The all-in-one node (no workers) is in every group. */
+export function inventory(config: StackConfig, extraWorkers: readonly KubesprayNode[] = []): Record<string, unknown> {
+    const { controlPlane, workers, allInOne } = kubernetesNodes(config);
+    const hostVars = (address: string) => ({ ansible_host: address, ip: address, access_ip: address });
+    const hosts: Record<string, unknown> = {};
+    controlPlane.forEach((vm, i) => (hosts[vm.name] = { ...hostVars(vm.address), etcd_member_name: `etcd${i + 1}` }));
+    for (const node of [...workers.map((vm) => ({ name: vm.name, address: vm.address })), ...extraWorkers]) {
+        hosts[node.name] = hostVars(node.address);
+    }
+    const members = (names: readonly string[]) => ({ hosts: Object.fromEntries(names.map((name) => [name, null])) });
+    const workerNames = [...workers.map((vm) => vm.name), ...extraWorkers.map((node) => node.name)];
+    return {
+        all: {
+            hosts,
+            children: {
+                kube_control_plane: members(controlPlane.map((vm) => vm.name)),
+                etcd: members(controlPlane.map((vm) => vm.name)),
+                kube_node: members(allInOne ? controlPlane.map((vm) => vm.name) : workerNames),
+                k8s_cluster: { children: { kube_control_plane: null, kube_node: null } },
+            },
+        },
+    };
+}
+
+export function groupVars(config: StackConfig): Record<string, Record<string, unknown>> {
+    const { kubernetes: k8s, network, services, domain } = config;
+    const filesRepo = `https://${services.files}`;
+    const registry = services.registry;
+    return {
+        "all/offline.yml": {
+            registry_host: registry,
+            files_repo: filesRepo,
+            kube_image_repo: "{{ registry_host }}",
+            gcr_image_repo: "{{ registry_host }}",
+            github_image_repo: "{{ registry_host }}",
+            docker_image_repo: "{{ registry_host }}",
+            quay_image_repo: "{{ registry_host }}",
+            ...Object.fromEntries(Object.entries(MIRRORED_DOWNLOAD_BASES).map(([key, host]) => [key, `{{ files_repo }}/${host}`])),
+            // Nodes trust the local CA system-wide (cloud-init), so TLS is verified, never skipped.
+            containerd_registries_mirrors: MIRRORED_REGISTRIES.map((prefix) => ({
+                prefix,
+                mirrors: [{ host: `https://${registry}`, capabilities: ["pull", "resolve"], skip_verify: false }],
+            })),
+            upstream_dns_servers: [...network.dnsServers],
+        },
+        "k8s_cluster/k8s-cluster.yml": {
+            kube_version: k8s.kubeVersionForKubespray,
+            container_manager: "containerd",
+            kube_network_plugin: "calico",
+            kube_pods_subnet: k8s.podCidr,
+            kube_service_addresses: k8s.serviceCidr,
+            cluster_name: k8s.clusterDomain,
+            dns_domain: "{{ cluster_name }}",
+            // The API endpoint: a kube-vip virtual IP, named api.<domain> in the zone and the certificate.
+            kube_vip_enabled: true,
+            kube_vip_controlplane_enabled: true,
+            kube_vip_arp_enabled: true,
+            kube_vip_address: network.apiAddress,
+            loadbalancer_apiserver: { address: network.apiAddress, port: 6443 },
+            loadbalancer_apiserver_localhost: false,
+            apiserver_loadbalancer_domain_name: `api.${domain}`,
+            supplementary_addresses_in_ssl_keys: [network.apiAddress, `api.${domain}`, `k8s-control.${domain}`],
+            // MetalLB in L2 mode and kube-vip in ARP mode both need strict ARP in kube-proxy.
+            kube_proxy_strict_arp: true,
+            kubeconfig_localhost: false,
+        },
+        "k8s_cluster/addons.yml": {
+            helm_enabled: true,
+            ingress_nginx_enabled: true,
+            ingress_nginx_host_network: false,
+            ingress_nginx_service_type: "LoadBalancer",
+            ingress_nginx_service_annotations: { "metallb.io/loadBalancerIPs": network.ingressAddress },
+            local_path_provisioner_enabled: true,
+            local_path_provisioner_storage_class: "local-path",
+            local_path_provisioner_is_default_storageclass: "true",
+            metallb_enabled: true,
+            metallb_speaker_enabled: true,
+            metallb_namespace: "metallb-system",
+            metallb_config: {
+                address_pools: { primary: { ip_range: [k8s.metallbPool], auto_assign: true } },
+                layer2: ["primary"],
+            },
+            cert_manager_enabled: k8s.certManager,
+        },
+    };
+}
+
+const YAML_OPTIONS = { lineWidth: 0 } as const;
+
+/** The files of a Kubespray inventory directory, relative to it. */
+export function inventoryFiles(config: StackConfig): Record<string, string> {
+    const files: Record<string, string> = { "hosts.yaml": YAML.stringify(inventory(config), YAML_OPTIONS) };
+    for (const [file, vars] of Object.entries(groupVars(config))) {
+        files[`group_vars/${file}`] = YAML.stringify(vars, YAML_OPTIONS);
+    }
+    return files;
+}
+
+/** What a Kubespray run applies; the runner compares it with the one the last run left behind. */
+export function manifest(config: StackConfig): Manifest {
+    const { controlPlane, workers } = kubernetesNodes(config);
+    const vars = groupVars(config);
+    const versionless = { ...vars, "k8s_cluster/k8s-cluster.yml": { ...vars["k8s_cluster/k8s-cluster.yml"], kube_version: undefined } };
+    return {
+        kubesprayVersion: config.kubernetes.kubesprayVersion,
+        kubeVersion: config.kubernetes.kubeVersion,
+        varsHash: createHash("sha256").update(JSON.stringify(versionless)).digest("hex"),
+        controlPlane: Object.fromEntries(controlPlane.map((vm) => [vm.name, vm.address])),
+        workers: Object.fromEntries(workers.map((vm) => [vm.name, vm.address])),
+    };
+}
