@@ -2,6 +2,7 @@
 // Pulumi calls the exported function with no argument; the offline render passes its own sink to
 // collect the generated files.
 import * as pulumi from "@pulumi/pulumi";
+import { ErpApps } from "./apps";
 import { KubesprayCluster } from "./cluster";
 import { loadStackConfig } from "./config";
 import { SynrcNs } from "./dns";
@@ -23,6 +24,7 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
     const dns = new SynrcNs("dns", { config: stack, infra, artifacts });
     const services = new InfraServices("infra-services", { config: stack, infra, ca, artifacts });
     const cluster = new KubesprayCluster("cluster", { config: stack, infra, dns, services, artifacts });
+    const apps = new ErpApps("apps", { config: stack, infra, services, ca, cluster, artifacts });
 
     return {
         environment: stack.environment,
@@ -38,5 +40,8 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
         filesUrl: services.filesUrl,
         apiEndpoint: cluster.apiEndpoint,
         kubeconfig: cluster.kubeconfig,
+        argocdUrl: apps.argocdUrl,
+        argocdAdminPassword: apps.argocdAdminPassword,
+        portalUrl: apps.portalUrl,
     };
 };

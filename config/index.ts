@@ -5,7 +5,7 @@ import { ConfigError, resolveStackConfig, type StackConfig } from "./resolve";
 export * from "./resolve";
 
 /** Top-level keys of the project namespace, as in Pulumi.<stack>.yaml (`erpdc:<key>`). */
-const STRUCTURED_KEYS = ["proxmox", "image", "network", "vms", "mirrors", "internalDomains", "pki", "dns", "registry", "kubernetes"] as const;
+const STRUCTURED_KEYS = ["proxmox", "image", "network", "vms", "mirrors", "internalDomains", "pki", "dns", "registry", "kubernetes", "apps"] as const;
 const SCALAR_KEYS = ["environment", "domain"] as const;
 
 export interface LoadedConfig {

@@ -3,6 +3,8 @@
 // unit-tested directly. All problems are collected and reported together.
 import { createHash } from "crypto";
 import { z } from "zod";
+import { CALVER, loadChart } from "../apps/catalog";
+import { capacityProblem, composeValues, effectiveValues, requested, type Profile } from "../apps/values";
 import { compatibilityProblems, KUBESPRAY_RELEASES } from "../cluster/compatibility";
 import { hostOf, ipToNumber, isInternalHost, isIpv4, networksOverlap, parseNetwork, type Ipv4Network } from "../lib/net";
 import { hostLoads, placeVms, PlacementError, ROLES, type PlacementVm, type Role } from "../infra/placement";
@@ -95,6 +97,13 @@ export interface StackConfig {
         readonly kubeVersionForKubespray: string;
         readonly metallbRange: readonly [string, string];
     };
+    readonly apps: Omit<RawStackConfig["apps"], "profile" | "imageVersion"> & {
+        readonly profile: Profile;
+        readonly imageVersion: string;
+        readonly chartVersion: string;
+        /** The erp-uno values of this stack (overrides of the chart's defaults). */
+        readonly values: Record<string, unknown>;
+    };
     /** Names of the services on the first infra VM. */
     readonly services: { readonly registry: string; readonly charts: string; readonly files: string };
     /** Problems that do not stop a non-production stack (e.g. a public mirror in dev). */
@@ -167,6 +176,7 @@ class Resolver {
         if (network) {
             this.checkKubernetes(network, vms);
         }
+        const apps = this.resolveApps(vms);
         if (this.problems.length > 0) {
             throw new ConfigError(this.problems);
         }
@@ -185,6 +195,9 @@ class Resolver {
             throw new ConfigError(this.problems);
         }
         const { extraRecords: _extraRecords, ...dnsSettings } = config.dns;
+        if (apps === undefined) {
+            throw new ConfigError(this.problems);
+        }
         return {
             environment: config.environment,
             domain: config.domain,
@@ -225,6 +238,7 @@ class Resolver {
                 kubeVersionForKubespray: `${KUBESPRAY_RELEASES.find((r) => r.version === config.kubernetes.kubesprayVersion)?.kubeVersionPrefix ?? ""}${config.kubernetes.kubeVersion}`,
                 metallbRange: config.kubernetes.metallbPool.split("-") as unknown as readonly [string, string],
             },
+            apps,
             services: {
                 registry: `registry.${config.domain}`,
                 charts: `charts.${config.domain}`,
@@ -687,6 +701,40 @@ class Resolver {
         }
     }
 
+    private resolveApps(vms: readonly Omit<VmSpec, "host">[]): StackConfig["apps"] | undefined {
+        const { apps, environment, domain } = this.config;
+        const chart = loadChart();
+        const profile: Profile = apps.profile ?? (environment === "dev" ? "light" : "full");
+        const imageVersion = apps.imageVersion ?? chart.appVersion;
+        if (!CALVER.test(imageVersion)) {
+            this.fail("apps.imageVersion", imageVersion, "images carry calendar versions X.Y.Z (month 1-12), never latest; e.g. 2026.11.1");
+        }
+        if (!CALVER.test(chart.version)) {
+            this.problems.push(`apps/charts/erp-uno/Chart.yaml version is "${chart.version}": the chart carries a calendar version X.Y.Z`);
+        }
+        if (apps.gitRepoUrl !== undefined) {
+            if (!/^https?:\/\/[^/\s]+\/.+/.test(apps.gitRepoUrl)) {
+                this.fail("apps.gitRepoUrl", apps.gitRepoUrl, "use the http(s) URL of the repository on the internal Git server");
+            } else {
+                this.requireInternal("apps.gitRepoUrl", apps.gitRepoUrl);
+            }
+        }
+        if (!/^v\d+\.\d+\.\d+$/.test(apps.argocd.imageTag)) {
+            this.fail("apps.argocd.imageTag", apps.argocd.imageTag, "use the ArgoCD release tag mirrored into the registry, e.g. v2.13.3");
+        }
+        if (!/^\d+\.\d+\.\d+$/.test(apps.argocd.chartVersion)) {
+            this.fail("apps.argocd.chartVersion", apps.argocd.chartVersion, "use the argo-cd chart version published on the chart server, e.g. 7.7.11");
+        }
+        const values = composeValues(chart, { domain, environment, registry: `registry.${domain}`, imageVersion, profile });
+        const nodes = vms.filter((vm) => (this.config.vms.workers.count > 0 ? vm.role === "workers" : vm.role === "controlPlane"));
+        const shortfall = capacityProblem(requested(effectiveValues(chart, values)), nodes.map((vm) => ({ cores: vm.cores, memoryMiB: vm.memoryMiB })), profile);
+        if (shortfall !== undefined) {
+            this.problems.push(shortfall);
+        }
+        const { profile: _profile, imageVersion: _imageVersion, ...rest } = apps;
+        return this.problems.length > 0 ? undefined : { ...rest, profile, imageVersion, chartVersion: chart.version, values };
+    }
+
     private checkExtraRecord(key: string, record: ExtraRecord): void {
         const { domain } = this.config;
         const name = record.name;
@@ -705,7 +753,7 @@ class Resolver {
         const { config } = this;
         const domain = config.domain;
         const infra = vms.filter((vm) => vm.role === "infra");
-        const generated = new Set([...vms.map((vm) => vm.name), ...infra.map((_, i) => `ns${i + 1}`), "registry", "charts", "files", "api", "k8s-control", "argocd"]);
+        const generated = new Set([...vms.map((vm) => vm.name), ...infra.map((_, i) => `ns${i + 1}`), "registry", "charts", "files", "api", "k8s-control", "argocd", "portal"]);
         const extraRecords = config.dns.extraRecords.map((record, i) => {
             const relative = record.name === domain ? "@" : record.name.endsWith(`.${domain}`) ? record.name.slice(0, -domain.length - 1) : record.name;
             if (generated.has(relative)) {

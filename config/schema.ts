@@ -161,6 +161,22 @@ const kubernetes = z.strictObject({
     pythonIndexUrl: z.string(),
 });
 
+const apps = z.strictObject({
+    /** "light" (a subset, one replica each) or "full" (the whole catalog, HA); by environment when absent. */
+    profile: z.enum(["light", "full"]).optional(),
+    /** Image tag of every component (calendar version); the chart's appVersion when absent. */
+    imageVersion: z.string().optional(),
+    /** Source the erp-uno Application from the internal Git server instead of the chart repository. */
+    gitRepoUrl: z.string().optional(),
+    argocd: z.strictObject({
+        /** Version of the argo-cd Helm chart on the internal chart server. */
+        chartVersion: z.string(),
+        /** ArgoCD image tag in the internal registry. */
+        imageTag: z.string(),
+        redisImageTag: z.string(),
+    }),
+});
+
 export const stackConfigSchema = z.strictObject({
     environment: z.enum(ENVIRONMENTS),
     domain: z.string(),
@@ -176,6 +192,7 @@ export const stackConfigSchema = z.strictObject({
     dns,
     registry,
     kubernetes,
+    apps,
 });
 
 export type RawStackConfig = z.infer<typeof stackConfigSchema>;

@@ -41,7 +41,7 @@ export interface ZoneInput {
 }
 
 export const SERVICE_NAMES = ["registry", "charts", "files"] as const;
-export const INGRESS_NAMES = ["argocd"] as const;
+export const INGRESS_NAMES = ["argocd", "portal"] as const;
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const SERVICE_LABEL = /^_[a-z0-9-]{1,62}$/;

@@ -14,6 +14,9 @@ export interface LocalCaArgs {
 }
 
 export class LocalCa extends pulumi.ComponentResource {
+    private readonly caKeyPem: pulumi.Output<string>;
+    private readonly keyArgs: () => tls.PrivateKeyArgs;
+    private readonly settings: StackConfig["pki"];
     /** Trusted by every VM (cloud-init) and exported; public. */
     readonly certificatePem: pulumi.Output<string>;
     /** One certificate per service name (registry, charts, files). */
@@ -29,6 +32,9 @@ export class LocalCa extends pulumi.ComponentResource {
         const caKey = new tls.PrivateKey("ca-key", keyArgs(), { parent: this });
         // Secret wherever it is used, whether or not the engine applies the provider's own marking.
         const caKeyPem = pulumi.secret(caKey.privateKeyPem);
+        this.caKeyPem = caKeyPem;
+        this.keyArgs = keyArgs;
+        this.settings = pki;
         const caCert = new tls.SelfSignedCert(
             "ca-cert",
             {
@@ -45,34 +51,39 @@ export class LocalCa extends pulumi.ComponentResource {
         const infraVms = config.vms.filter((vm) => vm.role === "infra");
         const certificates: Record<string, ServerCertificate> = {};
         for (const [service, hostname] of Object.entries(config.services)) {
-            const key = new tls.PrivateKey(`${service}-key`, keyArgs(), { parent: this });
-            const keyPem = pulumi.secret(key.privateKeyPem);
-            const request = new tls.CertRequest(
-                `${service}-csr`,
-                {
-                    privateKeyPem: keyPem,
-                    subject: { commonName: hostname, organization: pki.organization },
-                    dnsNames: [hostname, ...infraVms.map((vm) => vm.fqdn)],
-                    ipAddresses: infraVms.map((vm) => vm.address),
-                },
-                { parent: this },
-            );
-            const certificate = new tls.LocallySignedCert(
-                `${service}-cert`,
-                {
-                    certRequestPem: request.certRequestPem,
-                    caPrivateKeyPem: caKeyPem,
-                    caCertPem: caCert.certPem,
-                    validityPeriodHours: pki.serverValidityDays * 24,
-                    // Renewed by a plain `pulumi up` during the last month of its life.
-                    earlyRenewalHours: 30 * 24,
-                    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-                },
-                { parent: this },
-            );
-            certificates[service] = { certificatePem: certificate.certPem, privateKeyPem: keyPem };
+            certificates[service] = this.issue(service, [hostname, ...infraVms.map((vm) => vm.fqdn)], infraVms.map((vm) => vm.address));
         }
         this.serverCertificates = certificates;
         this.registerOutputs({ certificatePem: this.certificatePem });
+    }
+
+    /** A server certificate signed by the local CA (infra services; ingress names such as argocd.). */
+    issue(name: string, dnsNames: readonly string[], ipAddresses: readonly string[] = []): ServerCertificate {
+        const key = new tls.PrivateKey(`${name}-key`, this.keyArgs(), { parent: this });
+        const keyPem = pulumi.secret(key.privateKeyPem);
+        const request = new tls.CertRequest(
+            `${name}-csr`,
+            {
+                privateKeyPem: keyPem,
+                subject: { commonName: dnsNames[0] ?? name, organization: this.settings.organization },
+                dnsNames: [...dnsNames],
+                ...(ipAddresses.length > 0 ? { ipAddresses: [...ipAddresses] } : {}),
+            },
+            { parent: this },
+        );
+        const certificate = new tls.LocallySignedCert(
+            `${name}-cert`,
+            {
+                certRequestPem: request.certRequestPem,
+                caPrivateKeyPem: this.caKeyPem,
+                caCertPem: this.certificatePem,
+                validityPeriodHours: this.settings.serverValidityDays * 24,
+                // Renewed by a plain `pulumi up` during the last month of its life.
+                earlyRenewalHours: 30 * 24,
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            },
+            { parent: this },
+        );
+        return { certificatePem: certificate.certPem, privateKeyPem: keyPem };
     }
 }

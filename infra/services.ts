@@ -39,13 +39,17 @@ export function registryConfig(input: RegistryConfigInput): string {
 }
 
 /**
- * One htpasswd line with a bcrypt hash. The salt is derived from the password (HMAC), so the same
- * password always gives the same line and the file changes only when the password does.
+ * A bcrypt hash whose salt is derived from the password and a context (HMAC), so the same password
+ * always gives the same hash and what carries it changes only when the password does.
  */
-export function htpasswdLine(username: string, password: string, cost = 10): string {
-    const saltBytes = [...createHmac("sha256", password).update(`erpdc-htpasswd:${username}`).digest().subarray(0, 16)];
-    const salt = `$2b$${String(cost).padStart(2, "0")}$${bcrypt.encodeBase64(saltBytes, 16)}`;
-    return `${username}:${bcrypt.hashSync(password, salt)}\n`;
+export function bcryptHash(password: string, context: string, cost = 10): string {
+    const saltBytes = [...createHmac("sha256", password).update(`erpdc-bcrypt:${context}`).digest().subarray(0, 16)];
+    return bcrypt.hashSync(password, `$2b$${String(cost).padStart(2, "0")}$${bcrypt.encodeBase64(saltBytes, 16)}`);
+}
+
+/** One htpasswd line (bcrypt), as the registry reads it. */
+export function htpasswdLine(username: string, password: string): string {
+    return `${username}:${bcryptHash(password, `htpasswd:${username}`)}\n`;
 }
 
 // A small model of nginx configuration, rendered by one function, so that values are quoted once.

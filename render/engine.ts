@@ -137,6 +137,8 @@ function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs
             return { stdout: String(inputs.create).includes("/etc/kubernetes/admin.conf") ? placeholderKubeconfig(name) : "", stderr: "" };
         case "command:local:Command":
             return { stdout: "", stderr: "" };
+        case "kubernetes:helm.sh/v3:Release":
+            return { status: { status: "deployed", revision: 1 } };
         default:
             return {};
     }

@@ -2,7 +2,9 @@
 // out/<stack>/ — plan.json plus every artifact the layers published.
 import * as fs from "fs";
 import * as path from "path";
+import YAML from "yaml";
 import { runStack, type RecordedResource, type StackRun } from "./engine";
+import { templateChart } from "./helm";
 import { loadOfflineConfig, ROOT, type OfflineConfig } from "./stackConfig";
 
 export interface RenderResult {
@@ -17,6 +19,11 @@ export interface RenderResult {
 export async function renderStack(stack: string, offline: OfflineConfig = loadOfflineConfig(stack)): Promise<RenderResult> {
     const run = await runStack({ stack, config: offline.config, secretKeys: offline.secretKeys });
     const files = new Map(await run.artifacts.collect());
+    const values = files.get("apps/erp-uno-values.yaml");
+    if (values !== undefined) {
+        // The chart as ArgoCD will apply it with this stack's values (real helm, offline).
+        files.set("apps/erp-uno.rendered.yaml", templateChart(YAML.parse(values) as Record<string, unknown>));
+    }
     files.set("plan.json", `${JSON.stringify(planDocument(stack, run), null, 2)}\n`);
     return { stack, outDir: path.join(ROOT, "out", stack), files, run, placeholders: offline.placeholders };
 }

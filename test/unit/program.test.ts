@@ -25,6 +25,7 @@ for (const stack of STACKS) {
             it("puts every resource in a layer component, and every Proxmox resource behind one explicit provider", () => {
                 const components = resources.filter((r) => !r.custom);
                 assert.deepEqual(components.map((c) => c.type).sort(), [
+                    "erpdc:apps:ErpApps",
                     "erpdc:cluster:Kubespray",
                     "erpdc:dns:SynrcNs",
                     "erpdc:infra:InfraServices",

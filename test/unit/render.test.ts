@@ -38,6 +38,8 @@ describe("offline render", () => {
             "kubespray/inventory/group_vars/k8s_cluster/addons.yml",
             "kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml",
             "kubespray/manifest.json",
+            "apps/erp-uno-values.yaml",
+            "apps/erp-uno.rendered.yaml",
         ].sort();
         assert.deepEqual(written, expected);
     });
