@@ -85,3 +85,20 @@ export function ipToNumber(address: string): number {
 export function networksOverlap(left: Ipv4Network, right: Ipv4Network): boolean {
     return left.contains(right.network) || right.contains(left.network);
 }
+
+/**
+ * The host a text refers to, if any: the host of a URL, or the registry of a container image
+ * reference under an `image` key (no registry means Docker Hub).
+ */
+export function referencedHost(key: string, value: string): string | undefined {
+    const url = /[a-z][a-z0-9+.-]*:\/\/([^/:?#\s"'<>]+)/i.exec(value);
+    if (url) return url[1];
+    if (/(^|\.)image$/.test(key) && /^[a-z0-9][a-z0-9./-]*(:[A-Za-z0-9._-]+)?$/.test(value)) {
+        const first = value.split("/")[0] as string;
+        return value.includes("/") && (first.includes(".") || first.includes(":")) ? first.split(":")[0] : "docker.io";
+    }
+    return undefined;
+}
+
+/** Names that exist only inside a Kubernetes cluster. */
+export const CLUSTER_SUFFIXES = ["svc", "cluster.local"];

@@ -1,12 +1,10 @@
 // The datacenter's rules as Pulumi policies. Each is a plain object, so tests call it directly.
 import type { Policies, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { isInternalHost } from "../lib/net";
+import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 const ROLE_TAGS = ["infra", "k8s-control-plane", "k8s-worker"];
 const CALVER = /^[0-9]{1,4}\.(1[0-2]|[1-9])\.[1-9][0-9]{0,3}$/;
-/** Names that only exist inside the cluster. */
-const CLUSTER_SUFFIXES = ["svc", "cluster.local"];
 
 export interface PolicyConfig {
     /** Proxmox datastores that are LVM-thin or ZFS. */
@@ -90,17 +88,6 @@ export const controlPlaneAntiAffinity: StackValidationPolicy = {
     },
 };
 
-function sourceHost(path: string, value: string): string | undefined {
-    const url = /^[a-z][a-z0-9+.-]*:\/\/([^/:?#\s]+)/i.exec(value);
-    if (url) return url[1];
-    // Container images: "host/repo:tag"; a reference without a host would come from Docker Hub.
-    if (/(^|\.)image$/.test(path) && /^[a-z0-9][a-z0-9./-]*(:[A-Za-z0-9._-]+)?$/.test(value)) {
-        const first = value.split("/")[0] as string;
-        return value.includes("/") && (first.includes(".") || first.includes(":")) ? first.split(":")[0] : "docker.io";
-    }
-    return undefined;
-}
-
 export const internalSourcesOnly: ResourceValidationPolicy = {
     name: "internal-sources-only",
     description: "Every URL, image and chart comes from the internal mirrors: nothing points outside the contour.",
@@ -110,7 +97,7 @@ export const internalSourcesOnly: ResourceValidationPolicy = {
         const { internalDomains } = args.getConfig<PolicyConfig>();
         for (const [path, value] of strings(args.props)) {
             for (const line of value.split("\n")) {
-                const host = sourceHost(path, line.trim());
+                const host = referencedHost(path, line.trim());
                 if (host && !isInternalHost(host, [...internalDomains, ...CLUSTER_SUFFIXES])) {
                     reportViolation(`${args.name}: ${path} points at ${host}, outside the contour (${line.trim().slice(0, 80)})`);
                 }

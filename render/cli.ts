@@ -1,6 +1,7 @@
 // npm run render -- <stack>
 import * as path from "path";
 import { ConfigError } from "../config/errors";
+import { diffRenders, renderAtRef } from "./diff";
 import { renderStack, writeRender } from "./render";
 import { listStacks, ROOT } from "./stackConfig";
 
@@ -10,8 +11,25 @@ async function main(argv: readonly string[]): Promise<number> {
         console.error(`usage: npm run render -- <stack>   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }
+    const diffIndex = argv.indexOf("--diff");
+    const ref = diffIndex >= 0 ? argv[diffIndex + 1] : undefined;
+    if (diffIndex >= 0 && (ref === undefined || ref.startsWith("-"))) {
+        console.error("usage: npm run render -- <stack> --diff <git-ref>");
+        return 2;
+    }
     const result = await renderStack(stack);
     writeRender(result);
+    if (ref !== undefined) {
+        const changes = diffRenders(renderAtRef(stack, ref), result.files, ref);
+        for (const change of changes) {
+            console.log(change.patch);
+        }
+        console.log(`Artifacts of ${stack} changed since ${ref}: ${changes.length === 0 ? "none" : ""}`);
+        for (const change of changes) {
+            console.log(`  ${change.change.padEnd(8)} ${change.file}`);
+        }
+        return 0;
+    }
     const where = path.relative(ROOT, result.outDir);
     console.log(`Rendered stack ${stack} offline into ${where}/ (${result.run.resources.length} resources, ${result.files.size} files):`);
     for (const file of result.files.keys()) {

@@ -1,0 +1,47 @@
+// npm run audit -- <stack>: lists every reference to a host outside the contour (exit 1 if any),
+// then what must be mirrored for the stack.
+import { ConfigError } from "../config/errors";
+import { resolveStackConfig } from "../config";
+import { auditFiles, mirrorList } from "./audit";
+import { renderStack } from "./render";
+import { loadOfflineConfig, listStacks } from "./stackConfig";
+
+async function main(stack: string | undefined): Promise<number> {
+    if (stack === undefined) {
+        console.error(`usage: npm run audit -- <stack>   (stacks: ${listStacks().join(", ")})`);
+        return 2;
+    }
+    const offline = loadOfflineConfig(stack);
+    const result = await renderStack(stack, offline);
+    const raw = Object.fromEntries(
+        Object.entries(offline.config)
+            .filter(([key]) => key.startsWith("erpdc:"))
+            .map(([key, value]) => [key.slice("erpdc:".length), /^[[{]/.test(value) ? JSON.parse(value) : value]),
+    );
+    const config = resolveStackConfig(raw, { endpoint: offline.config["proxmoxve:endpoint"] as string });
+    const findings = auditFiles(result.files, config.internalDomains);
+    console.log(`Air-gap audit of ${stack}: ${result.files.size} files, ${findings.length} reference(s) outside the contour`);
+    for (const finding of findings) {
+        console.log(`  out/${stack}/${finding.file}:${finding.line}: ${finding.host}  (${finding.text})`);
+    }
+    const mirrors = mirrorList(config, result.files);
+    console.log("\nTo mirror before `pulumi up`:");
+    console.log(`  OS image: ${mirrors.osImage}`);
+    console.log("  Files:");
+    for (const file of mirrors.files) console.log(`    ${file}`);
+    console.log("  Charts:");
+    for (const chart of mirrors.charts) console.log(`    ${chart}`);
+    console.log("  Images:");
+    for (const image of mirrors.images) console.log(`    ${image}`);
+    console.log("  Python packages (internal PyPI):");
+    for (const item of mirrors.pythonPackages) console.log(`    ${item}`);
+    return findings.length === 0 ? 0 : 1;
+}
+
+main(process.argv[2]).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+        console.error(error instanceof ConfigError ? error.message : error);
+        process.exit(2);
+    },
+);
