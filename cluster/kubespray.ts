@@ -15,11 +15,6 @@ export const MIRRORED_DOWNLOAD_BASES = {
     get_helm_url: "get.helm.sh",
 } as const;
 
-export interface KubesprayNode {
-    readonly name: string;
-    readonly address: string;
-}
-
 export interface Manifest {
     readonly kubesprayVersion: string;
     readonly kubeVersion: string;
@@ -36,16 +31,16 @@ export function kubernetesNodes(config: StackConfig): { controlPlane: VmSpec[]; 
 }
 
 /** inventory/hosts.yaml. The all-in-one node (no workers) is in every group. */
-export function inventory(config: StackConfig, extraWorkers: readonly KubesprayNode[] = []): Record<string, unknown> {
+export function inventory(config: StackConfig): Record<string, unknown> {
     const { controlPlane, workers, allInOne } = kubernetesNodes(config);
     const hostVars = (address: string) => ({ ansible_host: address, ip: address, access_ip: address });
     const hosts: Record<string, unknown> = {};
     controlPlane.forEach((vm, i) => (hosts[vm.name] = { ...hostVars(vm.address), etcd_member_name: `etcd${i + 1}` }));
-    for (const node of [...workers.map((vm) => ({ name: vm.name, address: vm.address })), ...extraWorkers]) {
-        hosts[node.name] = hostVars(node.address);
+    for (const vm of workers) {
+        hosts[vm.name] = hostVars(vm.address);
     }
     const members = (names: readonly string[]) => ({ hosts: Object.fromEntries(names.map((name) => [name, null])) });
-    const workerNames = [...workers.map((vm) => vm.name), ...extraWorkers.map((node) => node.name)];
+    const workerNames = workers.map((vm) => vm.name);
     return {
         all: {
             hosts,

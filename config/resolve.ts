@@ -95,7 +95,6 @@ export interface StackConfig {
     readonly kubernetes: RawStackConfig["kubernetes"] & {
         /** kube_version as this Kubespray release expects it (with or without the "v"). */
         readonly kubeVersionForKubespray: string;
-        readonly metallbRange: readonly [string, string];
     };
     readonly apps: Omit<RawStackConfig["apps"], "profile" | "imageVersion"> & {
         readonly profile: Profile;
@@ -236,7 +235,6 @@ class Resolver {
             kubernetes: {
                 ...config.kubernetes,
                 kubeVersionForKubespray: `${KUBESPRAY_RELEASES.find((r) => r.version === config.kubernetes.kubesprayVersion)?.kubeVersionPrefix ?? ""}${config.kubernetes.kubeVersion}`,
-                metallbRange: config.kubernetes.metallbPool.split("-") as unknown as readonly [string, string],
             },
             apps,
             services: {
