@@ -32,6 +32,12 @@ export function compareVersions(left: string, right: string): number {
     return 0;
 }
 
+/** kube_version as the Kubespray release expects it: with a "v" before v2.28, without from v2.28. */
+export function kubeVersionFor(kubesprayVersion: string, kubeVersion: string): string {
+    const release = KUBESPRAY_RELEASES.find((candidate) => candidate.version === kubesprayVersion);
+    return `${release?.kubeVersionPrefix ?? ""}${kubeVersion}`;
+}
+
 /** Problems with a version combination, as "<key> is <value>: <why>; <fix>" texts. */
 export function compatibilityProblems(kubesprayVersion: string, kubeVersion: string, ansibleCoreVersion: string): string[] {
     const problems: string[] = [];

@@ -97,7 +97,8 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                       "kubespray",
                       {
                           connection: infra.connection(runnerHost.address),
-                          create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv\n${runner}`,
+                          // The runner reads the bundle from stdin: apt-get must not consume it.
+                          create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
                       },
                       { parent: this, dependsOn: prerequisites },

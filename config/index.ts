@@ -14,7 +14,17 @@ export interface LoadedConfig {
     readonly proxmoxApiToken: pulumi.Output<string>;
 }
 
+/** Reads and validates the stack's configuration, and logs its warnings once. */
 export function loadStackConfig(): LoadedConfig {
+    const loaded = readStackConfig();
+    for (const warning of loaded.stack.warnings) {
+        pulumi.log.warn(warning);
+    }
+    return loaded;
+}
+
+/** Reads and validates the stack's configuration without logging (for tools run after the program). */
+export function readStackConfig(): LoadedConfig {
     const project = new pulumi.Config();
     const provider = new pulumi.Config("proxmoxve");
     const problems: string[] = [];
@@ -55,9 +65,6 @@ export function loadStackConfig(): LoadedConfig {
             "proxmoxve:apiToken is missing: create an API token in Proxmox and store it with " +
                 "`pulumi config set --secret proxmoxve:apiToken 'pulumi@pve!erpdc=<uuid>'`",
         ]);
-    }
-    for (const warning of stack.warnings) {
-        pulumi.log.warn(warning);
     }
     return { stack, proxmoxApiToken: pulumi.secret(apiToken) };
 }

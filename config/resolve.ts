@@ -5,10 +5,10 @@ import { createHash } from "crypto";
 import { z } from "zod";
 import { CALVER, loadChart } from "../apps/catalog";
 import { capacityProblem, composeValues, effectiveValues, requested, type Profile } from "../apps/values";
-import { compatibilityProblems, KUBESPRAY_RELEASES } from "../cluster/compatibility";
+import { compatibilityProblems, kubeVersionFor } from "../cluster/compatibility";
 import { hostOf, ipToNumber, isInternalHost, isIpv4, networksOverlap, parseNetwork, type Ipv4Network } from "../lib/net";
 import { hostLoads, placeVms, PlacementError, ROLES, type PlacementVm, type Role } from "../infra/placement";
-import { generateZone, ZoneError, type ExtraRecord, type Zone } from "../dns/zone";
+import { generatedLabels, generateZone, relativeName, ZoneError, type ExtraRecord, type Zone } from "../dns/zone";
 import { ConfigError, problem, show } from "./errors";
 import {
     stackConfigSchema,
@@ -234,7 +234,7 @@ class Resolver {
             registry: config.registry,
             kubernetes: {
                 ...config.kubernetes,
-                kubeVersionForKubespray: `${KUBESPRAY_RELEASES.find((r) => r.version === config.kubernetes.kubesprayVersion)?.kubeVersionPrefix ?? ""}${config.kubernetes.kubeVersion}`,
+                kubeVersionForKubespray: kubeVersionFor(config.kubernetes.kubesprayVersion, config.kubernetes.kubeVersion),
             },
             apps,
             services: {
@@ -623,22 +623,25 @@ class Resolver {
         if (vms.infra.dataDiskGiB === undefined) {
             this.fail("vms.infra.dataDiskGiB", undefined, "the registry, the chart repository and the files area live on the infra VM's data disk; set its size, e.g. 200");
         }
-        if (!/^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/.test(dns.nsArtifact.url)) {
-            this.fail("dns.nsArtifact.url", dns.nsArtifact.url, "use the http(s) URL of the synrc/ns release tarball (.tar.gz) on the internal files mirror");
-        } else {
-            this.requireInternal("dns.nsArtifact.url", dns.nsArtifact.url);
-        }
-        if (dns.nsArtifact.sha256 === undefined) {
-            this.warnings.push(
-                "dns.nsArtifact.sha256 is missing: the synrc/ns tarball is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256",
-            );
-        } else if (!/^[0-9a-f]{64}$/.test(dns.nsArtifact.sha256)) {
-            this.fail("dns.nsArtifact.sha256", dns.nsArtifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");
-        }
+        this.checkTarball("dns.nsArtifact", dns.nsArtifact, "the synrc/ns release tarball");
         if (!/^[a-z][a-z0-9._-]{0,31}$/.test(registry.username)) {
             this.fail("registry.username", registry.username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
         }
         dns.extraRecords.forEach((record, i) => this.checkExtraRecord(`dns.extraRecords[${i}]`, record));
+    }
+
+    /** A tarball on the files mirror, pinned by sha256 (or, with a warning, by the mirror's SHA256SUMS). */
+    private checkTarball(key: string, artifact: { readonly url: string; readonly sha256?: string | undefined }, what: string): void {
+        if (!/^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/.test(artifact.url)) {
+            this.fail(`${key}.url`, artifact.url, `use the http(s) URL of ${what} (.tar.gz) on the internal files mirror`);
+        } else {
+            this.requireInternal(`${key}.url`, artifact.url);
+        }
+        if (artifact.sha256 === undefined) {
+            this.warnings.push(`${key}.sha256 is missing: ${what} is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256`);
+        } else if (!/^[0-9a-f]{64}$/.test(artifact.sha256)) {
+            this.fail(`${key}.sha256`, artifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");
+        }
     }
 
     private checkKubernetes(nodeNetwork: Ipv4Network, vms: readonly Omit<VmSpec, "host">[]): void {
@@ -682,16 +685,7 @@ class Resolver {
                 this.fail("kubernetes.metallbPool", k8s.metallbPool, `does not hold network.ingressAddress ${network.ingressAddress}; the ingress gets its LoadBalancer address from this pool`);
             }
         }
-        if (!/^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/.test(k8s.kubespraySource.url)) {
-            this.fail("kubernetes.kubespraySource.url", k8s.kubespraySource.url, "use the http(s) URL of the Kubespray release tarball (.tar.gz) on the files mirror");
-        } else {
-            this.requireInternal("kubernetes.kubespraySource.url", k8s.kubespraySource.url);
-        }
-        if (k8s.kubespraySource.sha256 === undefined) {
-            this.warnings.push("kubernetes.kubespraySource.sha256 is missing: the tarball is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256");
-        } else if (!/^[0-9a-f]{64}$/.test(k8s.kubespraySource.sha256)) {
-            this.fail("kubernetes.kubespraySource.sha256", k8s.kubespraySource.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits");
-        }
+        this.checkTarball("kubernetes.kubespraySource", k8s.kubespraySource, "the Kubespray release tarball");
         if (!/^https?:\/\/[^/\s]+/.test(k8s.pythonIndexUrl)) {
             this.fail("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index");
         } else {
@@ -736,7 +730,7 @@ class Resolver {
     private checkExtraRecord(key: string, record: ExtraRecord): void {
         const { domain } = this.config;
         const name = record.name;
-        const relative = name === "@" || name === domain ? "@" : name.endsWith(`.${domain}`) ? name.slice(0, -domain.length - 1) : name;
+        const relative = relativeName(name, domain);
         if (relative === name && name.includes(".") && !name.startsWith("_")) {
             this.fail(`${key}.name`, name, `is outside the domain ${domain}; use a name relative to it ("mail") or under it ("mail.${domain}")`);
             return;
@@ -751,9 +745,9 @@ class Resolver {
         const { config } = this;
         const domain = config.domain;
         const infra = vms.filter((vm) => vm.role === "infra");
-        const generated = new Set([...vms.map((vm) => vm.name), ...infra.map((_, i) => `ns${i + 1}`), "registry", "charts", "files", "api", "k8s-control", "argocd", "portal"]);
+        const generated = generatedLabels(vms.map((vm) => vm.name), infra.length);
         const extraRecords = config.dns.extraRecords.map((record, i) => {
-            const relative = record.name === domain ? "@" : record.name.endsWith(`.${domain}`) ? record.name.slice(0, -domain.length - 1) : record.name;
+            const relative = relativeName(record.name, domain);
             if (generated.has(relative)) {
                 this.fail(`dns.extraRecords[${i}].name`, record.name, `${relative}.${domain} is generated from the inventory; choose another name`);
             }

@@ -42,6 +42,24 @@ export interface ZoneInput {
 
 export const SERVICE_NAMES = ["registry", "charts", "files"] as const;
 export const INGRESS_NAMES = ["argocd", "portal"] as const;
+const API_NAMES = ["api", "k8s-control"] as const;
+
+/** The labels the generator itself uses, which extra records may not take. */
+export function generatedLabels(hostNames: readonly string[], nameServerCount: number): Set<string> {
+    return new Set([
+        ...hostNames,
+        ...Array.from({ length: nameServerCount }, (_, i) => `ns${i + 1}`),
+        ...SERVICE_NAMES,
+        ...API_NAMES,
+        ...INGRESS_NAMES,
+    ]);
+}
+
+/** A name from the stack config relative to the zone: "mail", "_sip._tcp", or "@" for the apex. */
+export function relativeName(name: string, domain: string): string {
+    if (name === "@" || name === domain) return "@";
+    return name.endsWith(`.${domain}`) ? name.slice(0, -domain.length - 1) : name;
+}
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const SERVICE_LABEL = /^_[a-z0-9-]{1,62}$/;
@@ -71,8 +89,9 @@ export function generateZone(input: ZoneInput): Zone {
             add(fqdn(service), "CNAME", { dname: fqdn(primary.name) });
         }
     }
-    add(fqdn("api"), "A", { ip: input.apiAddress });
-    add(fqdn("k8s-control"), "CNAME", { dname: fqdn("api") });
+    const [api, apiAlias] = API_NAMES;
+    add(fqdn(api), "A", { ip: input.apiAddress });
+    add(fqdn(apiAlias), "CNAME", { dname: fqdn(api) });
     for (const name of INGRESS_NAMES) {
         add(fqdn(name), "A", { ip: input.ingressAddress });
     }

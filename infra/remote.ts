@@ -25,26 +25,31 @@ export function shellQuote(value: string): string {
 export interface ProvisionArgs {
     readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
     readonly files: pulumi.Input<readonly pulumi.Input<RemoteFile>[]>;
-    /** Shell run before the files are written (e.g. installing packages). */
+    /** Shell run before the files are written (e.g. installing packages), with stdin closed. */
     readonly before?: string;
     /** Shell run after the files are written (e.g. a config test and a reload). */
     readonly after?: string;
 }
 
-export function provision(name: string, args: ProvisionArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-    const script = [
+/** The shell script of a provisioning command: before (stdin closed), write the bundle, after. */
+export function provisionScript(args: Pick<ProvisionArgs, "before" | "after">): string {
+    return [
         "set -eu",
-        args.before ?? "",
+        // stdin carries the bundle for the installer: nothing before it may read from it.
+        args.before === undefined ? "" : `(\n${args.before}\n) </dev/null`,
         `sudo python3 -c ${shellQuote(INSTALL_FILES)}`,
         args.after ?? "",
     ]
         .filter((line) => line !== "")
         .join("\n");
+}
+
+export function provision(name: string, args: ProvisionArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     return new command.remote.Command(
         name,
         {
             connection: args.connection,
-            create: script,
+            create: provisionScript(args),
             stdin: pulumi.output(args.files).apply((files) => JSON.stringify({ files })),
         },
         opts,

@@ -1,7 +1,7 @@
 // npm run audit -- <stack>: lists every reference to a host outside the contour (exit 1 if any),
 // then what must be mirrored for the stack.
 import { ConfigError } from "../config/errors";
-import { resolveStackConfig } from "../config";
+import { readStackConfig } from "../config";
 import { auditFiles, mirrorList } from "./audit";
 import { renderStack } from "./render";
 import { loadOfflineConfig, listStacks } from "./stackConfig";
@@ -13,12 +13,8 @@ async function main(stack: string | undefined): Promise<number> {
     }
     const offline = loadOfflineConfig(stack);
     const result = await renderStack(stack, offline);
-    const raw = Object.fromEntries(
-        Object.entries(offline.config)
-            .filter(([key]) => key.startsWith("erpdc:"))
-            .map(([key, value]) => [key.slice("erpdc:".length), /^[[{]/.test(value) ? JSON.parse(value) : value]),
-    );
-    const config = resolveStackConfig(raw, { endpoint: offline.config["proxmoxve:endpoint"] as string });
+    // The render left the stack's configuration in the runtime: read it through the one config module.
+    const config = readStackConfig().stack;
     const findings = auditFiles(result.files, config.internalDomains);
     console.log(`Air-gap audit of ${stack}: ${result.files.size} files, ${findings.length} reference(s) outside the contour`);
     for (const finding of findings) {

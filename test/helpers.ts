@@ -1,6 +1,7 @@
 // Shared by the test suites: the committed stack files as raw config, and runs under the mock engine.
 import * as fs from "fs";
 import YAML from "yaml";
+import { resolveStackConfig, type StackConfig } from "../config";
 import { runStack, type RecordedResource, type StackRun } from "../render/engine";
 import { fromConfigMap, listStacks, stackFile } from "../render/stackConfig";
 
@@ -27,6 +28,32 @@ export const VALID_TOKEN = "pulumi@pve!erpdc=12345678-1234-1234-1234-123456789ab
 
 export function providerSettings(stack: string) {
     return { endpoint: stackDocument(stack)["proxmoxve:endpoint"] as string, apiToken: VALID_TOKEN, insecure: false };
+}
+
+/** A committed stack's configuration, resolved as the program resolves it (optionally edited first). */
+export function resolvedStack(stack: string, edit?: (raw: Record<string, any>) => void): StackConfig {
+    const raw = rawProjectConfig(stack);
+    edit?.(raw);
+    return resolveStackConfig(raw, providerSettings(stack));
+}
+
+/** Edit for resolvedStack: production with a second infra VM (two DNS servers). */
+export function withTwoInfraVms(raw: Record<string, any>): void {
+    raw.vms.infra = { ...raw.vms.infra, count: 2, addresses: ["10.0.0.5", "10.0.0.6"] };
+}
+
+/** True when `from` waits for `to`, directly or through other resources (or its provider). */
+export function dependsOn(resources: readonly RecordedResource[], from: string, to: string): boolean {
+    const target = find(resources, to).urn;
+    const seen = new Set<string>();
+    const walk = (urn: string): boolean => {
+        if (seen.has(urn)) return false;
+        seen.add(urn);
+        const resource = resources.find((r) => r.urn === urn);
+        const edges = [...(resource?.dependencies ?? []), ...(resource?.provider ? [resource.provider] : [])];
+        return edges.some((edge) => edge === target || walk(edge));
+    };
+    return walk(find(resources, from).urn);
 }
 
 /** Runs a stack file (optionally edited) under the mock engine, recording what gets registered. */

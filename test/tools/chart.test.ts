@@ -6,9 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { CALVER, CHART_DIR } from "../../apps/catalog";
-import { resolveStackConfig, type StackConfig } from "../../config";
+import { type StackConfig } from "../../config";
 import { helmBinary, templateChart } from "../../render/helm";
-import { providerSettings, rawProjectConfig, STACKS } from "../helpers";
+import { resolvedStack, STACKS } from "../helpers";
 import { run } from "./support";
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
@@ -48,7 +48,7 @@ describe("the erp-uno chart with each stack's values", function () {
             let config: StackConfig;
             let objects: K8sObject[];
             before(() => {
-                config = resolveStackConfig(rawProjectConfig(stack), providerSettings(stack));
+                config = resolvedStack(stack);
                 objects = YAML.parseAllDocuments(templateChart(config.apps.values)).map((d) => d.toJS() as K8sObject).filter(Boolean);
             });
 
@@ -130,7 +130,7 @@ describe("the erp-uno chart with each stack's values", function () {
     });
 
     describe("bad values fail `helm template` with a readable message", () => {
-        const production = () => resolveStackConfig(rawProjectConfig("production"), providerSettings("production")).apps.values;
+        const production = () => resolvedStack("production").apps.values;
         const fails = (set: string, expected: RegExp) =>
             assert.throws(() => templateChart(production(), ["--set", set]), (error: { stderr?: string }) => {
                 assert.match(String(error.stderr), expected);

@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { provisionScript } from "../../infra/remote";
 import { renderStack } from "../../render/render";
 import { ROOT } from "../../render/stackConfig";
 import { STACKS } from "../helpers";
@@ -44,6 +45,17 @@ describe("DNS layer files accepted by their real consumers", () => {
 
     it("the synrc/ns install script is valid POSIX shell", () => {
         run("sh", ["-n", path.join(ROOT, "dns", "files", "install-synrc-ns.sh")]);
+    });
+
+    it("a provisioning script keeps the bundle on stdin for the installer, whatever runs before it", () => {
+        const user = os.userInfo().username;
+        const group = run("id", ["-gn"]).trim();
+        const target = path.join(work, "provisioned", "file.txt");
+        // `cat` would swallow all of stdin if the script let it; sudo is the VM's, not needed here.
+        const script = provisionScript({ before: "cat > /dev/null", after: `test -s ${target}` }).replace(/\bsudo /g, "");
+        const bundle = { files: [{ path: target, content: "delivered\n", owner: user, group }] };
+        run("bash", ["-c", script], { input: JSON.stringify(bundle) });
+        assert.equal(fs.readFileSync(target, "utf8"), "delivered\n");
     });
 
     it("the bundle installer writes files atomically with their mode, and keeps files marked keep", () => {

@@ -7,20 +7,8 @@ import { ConfigError } from "../../config";
 import { SECRET_MARK, runStack, type RecordedResource } from "../../render/engine";
 import { fromConfigMap } from "../../render/stackConfig";
 import { bcryptHash } from "../../infra/services";
-import { find, runStackFile, stackDocument } from "../helpers";
+import { dependsOn, find, runStackFile, stackDocument } from "../helpers";
 
-const dependsOn = (resources: readonly RecordedResource[], from: string, to: string): boolean => {
-    const target = find(resources, to).urn;
-    const seen = new Set<string>();
-    const walk = (urn: string): boolean => {
-        if (seen.has(urn)) return false;
-        seen.add(urn);
-        const resource = resources.find((r) => r.urn === urn);
-        const edges = [...(resource?.dependencies ?? []), ...(resource?.provider ? [resource.provider] : [])];
-        return edges.some((edge) => edge === target || walk(edge));
-    };
-    return walk(find(resources, from).urn);
-};
 
 describe("apps layer (production, update)", () => {
     let run: Awaited<ReturnType<typeof runStackFile>>;

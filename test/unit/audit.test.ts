@@ -1,14 +1,13 @@
 import { strict as assert } from "assert";
-import { resolveStackConfig } from "../../config";
 import { auditFiles, mirrorList } from "../../render/audit";
 import { renderStack } from "../../render/render";
 import { fromConfigMap } from "../../render/stackConfig";
-import { providerSettings, rawProjectConfig, stackDocument } from "../helpers";
+import { resolvedStack, stackDocument } from "../helpers";
 
 describe("air-gap audit", () => {
     it("finds nothing outside the contour in the production render", async () => {
         const { files } = await renderStack("production");
-        const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const config = resolvedStack("production");
         assert.deepEqual(auditFiles(files, config.internalDomains), []);
     });
 
@@ -31,7 +30,7 @@ describe("air-gap audit", () => {
 
     it("lists what the stack needs mirrored: the OS image, files, charts and every component image", async () => {
         const { files } = await renderStack("production");
-        const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const config = resolvedStack("production");
         const mirrors = mirrorList(config, files);
         assert.match(mirrors.osImage, /noble-server-cloudimg-amd64\.img \(sha256 d1940f7d/);
         assert.ok(mirrors.files.includes(config.dns.nsArtifact.url));

@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
-import { ConfigError, resolveStackConfig } from "../../config";
+import { ConfigError } from "../../config";
 import { runStack, type RecordedResource } from "../../render/engine";
 import { fromConfigMap } from "../../render/stackConfig";
-import { providerSettings, rawProjectConfig, stackDocument, STACKS, VALID_TOKEN } from "../helpers";
+import { resolvedStack, stackDocument, STACKS, VALID_TOKEN, withTwoInfraVms } from "../helpers";
 
 type Doc = Record<string, any>;
 
@@ -136,11 +136,12 @@ describe("invalid stack configuration", () => {
     });
 
     it("reports every problem at once", () => {
-        const raw = rawProjectConfig("production");
-        raw.vms.adminUser = "root";
-        raw.proxmox.datastores.disks.type = "dir";
-        raw.network.gateway = "192.168.1.1";
-        assert.throws(() => resolveStackConfig(raw, providerSettings("production")), (error: unknown) => {
+        const edit = (raw: Record<string, any>) => {
+            raw.vms.adminUser = "root";
+            raw.proxmox.datastores.disks.type = "dir";
+            raw.network.gateway = "192.168.1.1";
+        };
+        assert.throws(() => resolvedStack("production", edit), (error: unknown) => {
             assert.ok(error instanceof ConfigError);
             assert.equal(error.problems.length, 3, error.message);
             return true;
@@ -151,7 +152,7 @@ describe("invalid stack configuration", () => {
 describe("valid stack configuration", () => {
     for (const stack of STACKS) {
         it(`resolves the committed ${stack} stack`, () => {
-            const config = resolveStackConfig(rawProjectConfig(stack), providerSettings(stack));
+            const config = resolvedStack(stack);
             assert.equal(config.environment, stack);
             // Tarballs whose checksums are only known once mirrored: the only warnings.
             assert.deepEqual(config.warnings.map((w) => w.split(":")[0]), ["dns.nsArtifact.sha256 is missing", "kubernetes.kubespraySource.sha256 is missing"]);
@@ -159,21 +160,17 @@ describe("valid stack configuration", () => {
     }
 
     it("only warns about a public mirror outside production", () => {
-        const raw = rawProjectConfig("dev");
-        raw.mirrors.apt = "http://archive.ubuntu.com/ubuntu";
-        const config = resolveStackConfig(raw, providerSettings("dev"));
+        const config = resolvedStack("dev", (raw) => (raw.mirrors.apt = "http://archive.ubuntu.com/ubuntu"));
         assert.equal(config.warnings.filter((w) => /mirrors\.apt .* outside the closed contour/.test(w)).length, 1);
     });
 
     it("defaults the VMs' resolvers to the infra VMs, which run synrc/ns", () => {
-        const raw = rawProjectConfig("production");
-        raw.vms.infra = { ...raw.vms.infra, count: 2, addresses: ["10.0.0.5", "10.0.0.6"] };
-        const config = resolveStackConfig(raw, providerSettings("production"));
+        const config = resolvedStack("production", withTwoInfraVms);
         assert.deepEqual(config.network.dnsServers, ["10.0.0.5", "10.0.0.6"]);
     });
 
     it("tags every VM with its role and environment; the all-in-one node carries both Kubernetes roles", () => {
-        const dev = resolveStackConfig(rawProjectConfig("dev"), providerSettings("dev"));
+        const dev = resolvedStack("dev");
         assert.deepEqual(
             dev.vms.map((vm) => [vm.name, vm.tags]),
             [
@@ -181,12 +178,12 @@ describe("valid stack configuration", () => {
                 ["k8s-control1", ["k8s-control-plane", "k8s-worker", "env-dev"]],
             ],
         );
-        const production = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const production = resolvedStack("production");
         assert.deepEqual(production.vms.find((vm) => vm.name === "k8s-worker2")?.tags, ["k8s-worker", "env-production"]);
     });
 
     it("gives every VM a distinct, locally administered unicast MAC address", () => {
-        const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const config = resolvedStack("production");
         const macs = config.vms.map((vm) => vm.macAddress);
         assert.equal(new Set(macs).size, macs.length);
         for (const mac of macs) {
@@ -195,7 +192,7 @@ describe("valid stack configuration", () => {
     });
 
     it("keeps the token out of the resolved configuration", () => {
-        const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const config = resolvedStack("production");
         assert.ok(!JSON.stringify(config).includes(VALID_TOKEN));
     });
 });

@@ -1,23 +1,14 @@
 // The DNS and infra-service layers under the mock engine.
 import { strict as assert } from "assert";
-import { resolveStackConfig } from "../../config";
 import { zoneFileJson } from "../../dns/zone";
 import { SECRET_MARK, type RecordedResource } from "../../render/engine";
-import { addProductionWorker, find, providerSettings, rawProjectConfig, runStackFile } from "../helpers";
+import { addProductionWorker, dependsOn, find, resolvedStack, runStackFile } from "../helpers";
 
 const twoInfra = (d: Record<string, any>) => {
     d["erpdc:vms"].infra.count = 2;
     d["erpdc:vms"].infra.addresses = ["10.0.0.5", "10.0.0.6"];
 };
 const stdinFiles = (resource: RecordedResource) => JSON.parse(resource.inputs.stdin as string).files as { path: string; content: string }[];
-const dependsOn = (resources: readonly RecordedResource[], from: string, to: string): boolean => {
-    const start = find(resources, from);
-    const target = find(resources, to).urn;
-    const seen = new Set<string>();
-    const walk = (urns: readonly string[]): boolean =>
-        urns.some((urn) => urn === target || (!seen.has(urn) && (seen.add(urn), walk(resources.find((r) => r.urn === urn)?.dependencies ?? []))));
-    return walk(start.dependencies);
-};
 
 describe("infra host layers (production, update)", () => {
     let resources: readonly RecordedResource[];
@@ -31,7 +22,7 @@ describe("infra host layers (production, update)", () => {
     });
 
     it("ships exactly the generated zone to synrc/ns, after installing it on a VM that finished its first boot", () => {
-        const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+        const config = resolvedStack("production");
         const zone = find(resources, "infra1-zone");
         assert.deepEqual(stdinFiles(zone), [{ path: "/var/lib/synrc-ns/zones/erp.uno.zone.json", content: zoneFileJson(config.dns.zone), owner: "synrc-ns", group: "synrc-ns" }]);
         assert.match(zone.inputs.create as string, /systemctl restart synrc-ns/);

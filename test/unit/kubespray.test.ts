@@ -5,22 +5,17 @@ import YAML from "yaml";
 import { compatibilityProblems } from "../../cluster/compatibility";
 import { kubeconfigForEndpoint } from "../../cluster";
 import { groupVars, inventory, inventoryFiles, manifest, MIRRORED_REGISTRIES, type Manifest } from "../../cluster/kubespray";
-import { resolveStackConfig, type StackConfig } from "../../config";
+import { type StackConfig } from "../../config";
 import { isInternalHost } from "../../lib/net";
 import { ROOT } from "../../render/stackConfig";
-import { providerSettings, rawProjectConfig, STACKS } from "../helpers";
+import { resolvedStack, STACKS } from "../helpers";
 
-const resolve = (stack: string, edit?: (raw: Record<string, any>) => void): StackConfig => {
-    const raw = rawProjectConfig(stack);
-    edit?.(raw);
-    return resolveStackConfig(raw, providerSettings(stack));
-};
 const groupHosts = (config: StackConfig, group: string) =>
     Object.keys(((inventory(config) as any).all.children[group].hosts as Record<string, null>) ?? {}).sort();
 
 describe("Kubespray inventory", () => {
     it("puts the production control plane in kube_control_plane and etcd, with member names, and the workers in kube_node", () => {
-        const config = resolve("production");
+        const config = resolvedStack("production");
         assert.deepEqual(groupHosts(config, "kube_control_plane"), ["k8s-control1", "k8s-control2", "k8s-control3"]);
         assert.deepEqual(groupHosts(config, "etcd"), ["k8s-control1", "k8s-control2", "k8s-control3"]);
         assert.deepEqual(groupHosts(config, "kube_node"), ["k8s-worker1", "k8s-worker2", "k8s-worker3"]);
@@ -30,7 +25,7 @@ describe("Kubespray inventory", () => {
     });
 
     it("puts the dev all-in-one node in every group", () => {
-        const config = resolve("dev");
+        const config = resolvedStack("dev");
         for (const group of ["kube_control_plane", "etcd", "kube_node"]) {
             assert.deepEqual(groupHosts(config, group), ["k8s-control1"], group);
         }
@@ -38,7 +33,7 @@ describe("Kubespray inventory", () => {
 });
 
 describe("Kubespray group_vars", () => {
-    const config = resolve("production");
+    const config = resolvedStack("production");
     const vars = groupVars(config);
     const offline = vars["all/offline.yml"] as Record<string, any>;
     const cluster = vars["k8s_cluster/k8s-cluster.yml"] as Record<string, any>;
@@ -81,7 +76,7 @@ describe("Kubespray group_vars", () => {
     });
 
     it("writes kube_version with a v for Kubespray before v2.28 and without from v2.28", () => {
-        const old = resolve("production", (raw) => {
+        const old = resolvedStack("production", (raw) => {
             raw.kubernetes.kubesprayVersion = "v2.27.0";
             raw.kubernetes.kubeVersion = "1.31.4";
         });
@@ -118,18 +113,20 @@ function plan(previous: Manifest | null, current: Manifest): { runs?: any[]; err
         "try: print(json.dumps({'runs': plan_runs(data['previous'], data['current'])}))",
         "except PlanError as e: print(json.dumps({'error': str(e)}))",
     ].join("\n");
-    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current }), encoding: "utf8" }));
+    // No bytecode cache written into the source tree.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current }), encoding: "utf8", env }));
 }
 const playbooks = (result: { runs?: any[] }) => (result.runs ?? []).map((run) => [run.playbook, run.limit ?? null, run.extraVars?.node ?? null]);
 
 describe("lifecycle: which playbook runs for which change", () => {
-    const base = manifest(resolve("production"));
-    const edited = (edit: (raw: Record<string, any>) => void) => manifest(resolve("production", edit));
+    const base = manifest(resolvedStack("production"));
+    const edited = (edit: (raw: Record<string, any>) => void) => manifest(resolvedStack("production", edit));
     const withWorkers = (addresses: string[]) => edited((raw) => Object.assign(raw.vms.workers, { count: addresses.length, addresses }));
 
     const table: [string, Manifest | null, Manifest, (string | null)[][] | RegExp][] = [
         ["a new cluster", null, base, [["cluster.yml", null, null]]],
-        ["nothing relevant changed", base, manifest(resolve("production", (raw) => (raw.dns.ttl = 600))), []],
+        ["nothing relevant changed", base, manifest(resolvedStack("production", (raw) => (raw.dns.ttl = 600))), []],
         ["a worker added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
         ["two workers added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24", "10.0.0.25"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4,k8s-worker5", null]]],
         ["a worker removed", base, withWorkers(["10.0.0.21", "10.0.0.22"]), [["remove-node.yml", null, "k8s-worker3"]]],
@@ -167,7 +164,7 @@ describe("lifecycle: which playbook runs for which change", () => {
 
     it("is fed by the committed stacks without error", () => {
         for (const stack of STACKS) {
-            assert.deepEqual(playbooks(plan(null, manifest(resolve(stack)))), [["cluster.yml", null, null]], stack);
+            assert.deepEqual(playbooks(plan(null, manifest(resolvedStack(stack)))), [["cluster.yml", null, null]], stack);
         }
     });
 });

@@ -1,9 +1,9 @@
 // The real program under Pulumi's mock engine, for every committed stack, in preview and update mode.
 import { strict as assert } from "assert";
-import { resolveStackConfig, type StackConfig } from "../../config";
+import { type StackConfig } from "../../config";
 import { SECRET_MARK, type RecordedResource } from "../../render/engine";
 import { PLACEHOLDERS } from "../../render/stackConfig";
-import { addProductionWorker, byType, find, providerSettings, rawProjectConfig, runStackFile, STACKS } from "../helpers";
+import { addProductionWorker, byType, find, resolvedStack, runStackFile, STACKS } from "../helpers";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
@@ -19,7 +19,7 @@ for (const stack of STACKS) {
                 const run = await runStackFile(stack, { preview });
                 resources = run.resources;
                 outputs = run.outputs;
-                config = resolveStackConfig(rawProjectConfig(stack), providerSettings(stack));
+                config = resolvedStack(stack);
             });
 
             it("puts every resource in a layer component, and every Proxmox resource behind one explicit provider", () => {

@@ -2,13 +2,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { resolveStackConfig } from "../../config";
 import { renderStack, writeRender } from "../../render/render";
 import { fromConfigMap, PLACEHOLDERS } from "../../render/stackConfig";
-import { providerSettings, rawProjectConfig } from "../helpers";
+import { resolvedStack } from "../helpers";
 
 describe("offline render", () => {
-    const config = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+    const config = resolvedStack("production");
     let out: string;
     let files: ReadonlyMap<string, string>;
 

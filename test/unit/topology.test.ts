@@ -1,10 +1,9 @@
 import { strict as assert } from "assert";
-import { resolveStackConfig } from "../../config";
 import { hostLosses, topologyMarkdown } from "../../infra/topology";
-import { providerSettings, rawProjectConfig } from "../helpers";
+import { resolvedStack } from "../helpers";
 
 describe("topology", () => {
-    const production = resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+    const production = resolvedStack("production");
 
     it("keeps etcd quorum through the loss of any one production host", () => {
         const losses = hostLosses(production.proxmox.hosts, production.vms);
@@ -18,7 +17,7 @@ describe("topology", () => {
     });
 
     it("shows when a host loss takes the control plane down", () => {
-        const staging = resolveStackConfig(rawProjectConfig("staging"), providerSettings("staging"));
+        const staging = resolvedStack("staging");
         const controlHost = staging.vms.find((vm) => vm.role === "controlPlane")?.host;
         const loss = hostLosses(staging.proxmox.hosts, staging.vms).find((l) => l.host === controlHost);
         assert.equal(loss?.quorum, false);

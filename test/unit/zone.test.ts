@@ -1,9 +1,8 @@
 import { strict as assert } from "assert";
-import { resolveStackConfig } from "../../config";
 import { contentSerial, generateZone, validateZone, type Zone, type ZoneInput } from "../../dns/zone";
-import { providerSettings, rawProjectConfig } from "../helpers";
+import { resolvedStack, withTwoInfraVms } from "../helpers";
 
-const production = () => resolveStackConfig(rawProjectConfig("production"), providerSettings("production"));
+const production = () => resolvedStack("production");
 
 const baseInput = (): ZoneInput => ({
     domain: "erp.uno",
@@ -89,11 +88,8 @@ describe("zone", () => {
     });
 
     it("lists both name servers when there are two infra VMs", () => {
-        const raw = rawProjectConfig("production");
-        raw.vms.infra = { ...raw.vms.infra, count: 2, addresses: ["10.0.0.5", "10.0.0.6"] };
-        const config = resolveStackConfig(raw, providerSettings("production"));
+        const config = resolvedStack("production", withTwoInfraVms);
         const ns = config.dns.zone.records.filter((r) => r.type === "NS").map((r) => r.data.dname);
         assert.deepEqual(ns, ["ns1.erp.uno", "ns2.erp.uno"]);
-        assert.deepEqual(config.network.dnsServers, ["10.0.0.5", "10.0.0.6"]);
     });
 });
