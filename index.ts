@@ -1,39 +1,40 @@
-// The ERP/1 closed-contour datacenter: read the stack config, create the layers, export outputs.
-// Pulumi calls the exported function with no argument; the offline render passes its own sink to
-// collect the generated files.
+// The ERP/1 closed-contour datacenter: read the stack config and plan it, create the layers,
+// export outputs. Pulumi calls the exported function with no argument; the offline render passes
+// its own sink to collect the generated files.
 import * as pulumi from "@pulumi/pulumi";
 import { ErpApps } from "./apps";
 import { KubesprayCluster } from "./cluster";
-import { loadStackConfig } from "./config";
 import { SynrcNs } from "./dns";
-import { ProxmoxLayer } from "./infra";
-import { InfraServices } from "./infra/infraHost";
-import { LocalCa } from "./infra/pki";
-import { ArtifactSink } from "./render/artifacts";
+import { InfraServices } from "./infraServices";
+import { ArtifactSink } from "./lib/artifacts";
+import { LocalCa } from "./pki";
+import { loadPlan } from "./plan";
+import { ProxmoxLayer } from "./proxmox";
 
 export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
-    const { stack, proxmoxApiToken } = loadStackConfig();
+    // Every config problem is reported here, at once, before any resource is registered.
+    const { plan, proxmoxApiToken } = loadPlan();
 
-    const ca = new LocalCa("local-ca", { config: stack });
-    const infra = new ProxmoxLayer("proxmox", {
-        config: stack,
+    const ca = new LocalCa("local-ca", { plan: plan.pki });
+    const proxmox = new ProxmoxLayer("proxmox", {
+        plan: plan.proxmox,
         proxmoxApiToken,
         artifacts,
         trustedCaCertificates: [ca.certificatePem],
     });
-    const dns = new SynrcNs("dns", { config: stack, infra, artifacts });
-    const services = new InfraServices("infra-services", { config: stack, infra, ca, artifacts });
-    const cluster = new KubesprayCluster("cluster", { config: stack, infra, dns, services, artifacts });
-    const apps = new ErpApps("apps", { config: stack, infra, services, ca, cluster, artifacts });
+    const dns = new SynrcNs("dns", { plan: plan.dns, proxmox, artifacts });
+    const services = new InfraServices("infra-services", { plan: plan.infraServices, proxmox, ca, artifacts });
+    const cluster = new KubesprayCluster("cluster", { plan: plan.cluster, proxmox, dns, services, artifacts });
+    const apps = new ErpApps("apps", { plan: plan.apps, proxmox, services, ca, cluster, artifacts });
 
     return {
-        environment: stack.environment,
-        inventory: infra.inventory,
-        sshPublicKey: infra.adminKey.publicKeyOpenssh,
-        sshPrivateKey: pulumi.secret(infra.adminKey.privateKeyOpenssh),
+        environment: plan.environment,
+        inventory: proxmox.inventory,
+        sshPublicKey: proxmox.adminKey.publicKeyOpenssh,
+        sshPrivateKey: pulumi.secret(proxmox.adminKey.privateKeyOpenssh),
         caCertificate: ca.certificatePem,
-        dnsServers: stack.network.dnsServers,
-        zoneSerial: stack.dns.zone.records[0]?.data.serial,
+        dnsServers: plan.proxmox.network.dnsServers,
+        zoneSerial: dns.serial,
         registry: { host: services.registryHost, username: services.registryUsername },
         registryPassword: services.registryPassword,
         chartsUrl: services.chartsUrl,

@@ -5,7 +5,6 @@ import * as path from "path";
 import YAML from "yaml";
 
 export const CHART_DIR = path.join(__dirname, "charts", "erp-uno");
-export const CALVER = /^[0-9]{1,4}\.(1[0-2]|[1-9])\.[1-9][0-9]{0,3}$/;
 
 export interface ServiceValues {
     enabled: boolean;

@@ -8,13 +8,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import YAML from "yaml";
 import type { KubesprayCluster } from "../cluster";
-import type { StackConfig } from "../config";
-import type { ProxmoxLayer } from "../infra";
-import type { InfraServices } from "../infra/infraHost";
-import type { LocalCa, ServerCertificate } from "../infra/pki";
-import { bcryptHash } from "../infra/services";
-import type { ArtifactSink } from "../render/artifacts";
-import { loadChart } from "./catalog";
+import type { InfraServices } from "../infraServices";
+import type { ArtifactSink } from "../lib/artifacts";
+import { bcryptHash } from "../lib/bcrypt";
+import type { LocalCa, ServerCertificate } from "../pki";
+import type { ProxmoxLayer } from "../proxmox";
+import type { AppsPlan } from "./plan";
 
 const PUBLISH_SCRIPT = fs.readFileSync(path.join(__dirname, "files", "publish-chart.sh"), "utf8");
 /** Relative to the project directory, where Pulumi runs the program: the same on every machine. */
@@ -22,8 +21,8 @@ const CHART_PATH = "apps/charts/erp-uno";
 const IN_CLUSTER = "https://kubernetes.default.svc";
 
 export interface ErpAppsArgs {
-    readonly config: StackConfig;
-    readonly infra: ProxmoxLayer;
+    readonly plan: AppsPlan;
+    readonly proxmox: ProxmoxLayer;
     readonly services: InfraServices;
     readonly ca: LocalCa;
     readonly cluster: KubesprayCluster;
@@ -35,24 +34,46 @@ export class ErpApps extends pulumi.ComponentResource {
     readonly portalUrl: string;
     /** Secret. */
     readonly argocdAdminPassword: pulumi.Output<string>;
+    private readonly plan: AppsPlan;
+    private readonly k8sOpts: pulumi.CustomResourceOptions;
 
     constructor(name: string, args: ErpAppsArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type token is part of every URN in existing state: it never changes.
         super("erpdc:apps:ErpApps", name, {}, opts);
-        const { config, infra, services, ca, cluster, artifacts } = args;
-        const { apps, domain } = config;
-        const chart = loadChart();
-        const k8sOpts = { parent: this, provider: cluster.provider };
-        const argocdHost = `argocd.${domain}`;
-        const portalHost = `portal.${domain}`;
-        this.argocdUrl = `https://${argocdHost}`;
-        this.portalUrl = `https://${portalHost}`;
-        artifacts.add("apps/erp-uno-values.yaml", YAML.stringify(apps.values));
+        const { plan, ca, artifacts } = args;
+        this.plan = plan;
+        this.k8sOpts = { parent: this, provider: args.cluster.provider };
+        this.argocdUrl = `https://${plan.names.argocd}`;
+        this.portalUrl = `https://${plan.names.portal}`;
+        artifacts.add("apps/erp-uno-values.yaml", YAML.stringify(plan.values));
 
-        // Namespaces in the brief's tier order, each after the one below it.
-        const tiers = Object.entries(chart.defaults.namespaces).sort(([, a], [, b]) => a.tier - b.tier);
+        const namespaces = this.createNamespaces();
+        const argocdNamespace = new k8s.core.v1.Namespace("argocd-namespace", { metadata: { name: "argocd" } }, this.k8sOpts);
+        const argocdTls = this.tlsSecret("argocd-server-tls", argocdNamespace, ca.serverCertificates.argocd);
+        const portalTls = this.tlsSecret("erp-tls-cert", namespaces.get("erp-services") as k8s.core.v1.Namespace, ca.serverCertificates.portal);
+
+        const password = new random.RandomPassword("argocd-admin-password", { length: 24, special: false }, { parent: this });
+        this.argocdAdminPassword = pulumi.secret(password.result);
+
+        const publish = this.publishChart(args);
+        const argocd = this.installArgocd(args, argocdNamespace, argocdTls);
+        const project = this.createProject(argocdNamespace, argocd);
+        this.createApplication(argocdNamespace, [project, publish, portalTls, ...namespaces.values()]);
+        this.registerOutputs({ argocdUrl: this.argocdUrl, portalUrl: this.portalUrl });
+    }
+
+    /** The chart's namespaces in the brief's tier order, in that order. */
+    private tiers(): string[] {
+        return Object.entries(this.plan.chart.defaults.namespaces)
+            .sort(([, a], [, b]) => a.tier - b.tier)
+            .map(([namespace]) => namespace);
+    }
+
+    private createNamespaces(): Map<string, k8s.core.v1.Namespace> {
         const namespaces = new Map<string, k8s.core.v1.Namespace>();
         let below: k8s.core.v1.Namespace | undefined;
-        for (const [namespace, { tier }] of tiers) {
+        for (const namespace of this.tiers()) {
+            const tier = this.plan.chart.defaults.namespaces[namespace]?.tier;
             below = new k8s.core.v1.Namespace(
                 namespace,
                 {
@@ -62,29 +83,29 @@ export class ErpApps extends pulumi.ComponentResource {
                     },
                 },
                 // Lower tiers never depend on upper ones, so they come up first.
-                { ...k8sOpts, dependsOn: below ? [below] : [] },
+                { ...this.k8sOpts, dependsOn: below ? [below] : [] },
             );
             namespaces.set(namespace, below);
         }
-        const argocdNamespace = new k8s.core.v1.Namespace("argocd-namespace", { metadata: { name: "argocd" } }, k8sOpts);
+        return namespaces;
+    }
 
-        const tlsSecret = (secretName: string, namespace: k8s.core.v1.Namespace, certificate: ServerCertificate) =>
-            new k8s.core.v1.Secret(
-                secretName,
-                {
-                    metadata: { name: secretName, namespace: namespace.metadata.name },
-                    type: "kubernetes.io/tls",
-                    stringData: { "tls.crt": certificate.certificatePem, "tls.key": certificate.privateKeyPem },
-                },
-                k8sOpts,
-            );
-        const argocdTls = tlsSecret("argocd-server-tls", argocdNamespace, ca.issue("argocd", [argocdHost]));
-        const portalTls = tlsSecret("erp-tls-cert", namespaces.get("erp-services") as k8s.core.v1.Namespace, ca.issue("portal", [portalHost]));
+    private tlsSecret(secretName: string, namespace: k8s.core.v1.Namespace, certificate: ServerCertificate): k8s.core.v1.Secret {
+        return new k8s.core.v1.Secret(
+            secretName,
+            {
+                metadata: { name: secretName, namespace: namespace.metadata.name },
+                type: "kubernetes.io/tls",
+                stringData: { "tls.crt": certificate.certificatePem, "tls.key": certificate.privateKeyPem },
+            },
+            this.k8sOpts,
+        );
+    }
 
-        const password = new random.RandomPassword("argocd-admin-password", { length: 24, special: false }, { parent: this });
-        this.argocdAdminPassword = pulumi.secret(password.result);
-
-        const publish = new command.local.Command(
+    /** Pushes the chart to the registry (OCI) and the classic repository; again only when a chart file changes. */
+    private publishChart({ proxmox, services, ca }: ErpAppsArgs): command.local.Command {
+        const { chart, chartHost, adminUser } = this.plan;
+        return new command.local.Command(
             "publish-erp-uno",
             {
                 create: PUBLISH_SCRIPT,
@@ -99,30 +120,33 @@ export class ErpApps extends pulumi.ComponentResource {
                     REGISTRY_PASSWORD: services.registryPassword,
                     CA_PEM: ca.certificatePem,
                     CHARTS_URL: services.chartsUrl,
-                    INFRA_HOST: (config.vms.find((vm) => vm.role === "infra") as { address: string }).address,
-                    ADMIN_USER: config.adminUser,
-                    SSH_KEY: pulumi.secret(infra.adminKey.privateKeyOpenssh),
+                    INFRA_HOST: chartHost.address,
+                    ADMIN_USER: adminUser,
+                    SSH_KEY: pulumi.secret(proxmox.adminKey.privateKeyOpenssh),
                 },
             },
             // The registry and the chart server must serve before anything is pushed to them.
             { parent: this, dependsOn: [...services.ready] },
         );
+    }
 
-        const registry = services.registryHost;
-        const argocd = new k8s.helm.v3.Release(
+    private installArgocd({ services, ca }: ErpAppsArgs, namespace: k8s.core.v1.Namespace, serverTls: k8s.core.v1.Secret): k8s.helm.v3.Release {
+        const { argocd, names } = this.plan;
+        const registry = names.registry;
+        return new k8s.helm.v3.Release(
             "argocd",
             {
                 name: "argocd",
                 chart: "argo-cd",
-                version: apps.argocd.chartVersion,
-                namespace: argocdNamespace.metadata.name,
+                version: argocd.chartVersion,
+                namespace: namespace.metadata.name,
                 // The operator's helm trusts the local CA (README: prerequisites).
                 repositoryOpts: { repo: services.chartsUrl },
                 atomic: true,
                 timeout: 900,
                 values: {
-                    global: { domain: argocdHost, image: { repository: `${registry}/argoproj/argocd`, tag: apps.argocd.imageTag } },
-                    redis: { image: { repository: `${registry}/docker/library/redis`, tag: apps.argocd.redisImageTag } },
+                    global: { domain: names.argocd, image: { repository: `${registry}/argoproj/argocd`, tag: argocd.imageTag } },
+                    redis: { image: { repository: `${registry}/docker/library/redis`, tag: argocd.redisImageTag } },
                     dex: { enabled: false },
                     configs: {
                         secret: {
@@ -131,14 +155,14 @@ export class ErpApps extends pulumi.ComponentResource {
                             argocdServerAdminPasswordMtime: "2026-01-01T00:00:00Z",
                         },
                         // ArgoCD's repo server trusts the local CA for the internal chart server and Git.
-                        tls: { certificates: { [config.services.charts]: ca.certificatePem } },
+                        tls: { certificates: { [names.charts]: ca.certificatePem } },
                         repositories: { "erp-charts": { name: "erp-charts", type: "helm", url: services.chartsUrl } },
                     },
                     server: {
                         ingress: {
                             enabled: true,
                             ingressClassName: "nginx",
-                            hostname: argocdHost,
+                            hostname: names.argocd,
                             tls: true,
                             annotations: {
                                 "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
@@ -149,38 +173,48 @@ export class ErpApps extends pulumi.ComponentResource {
                 },
             },
             // The ingress serves argocd-server-tls, made from the local CA before the release.
-            { ...k8sOpts, dependsOn: [argocdTls] },
+            { ...this.k8sOpts, dependsOn: [serverTls] },
         );
+    }
 
-        const sourceRepo = apps.gitRepoUrl ?? services.chartsUrl;
-        const project = new k8s.apiextensions.CustomResource(
+    private sourceRepo(): string {
+        return this.plan.gitRepoUrl ?? `https://${this.plan.names.charts}`;
+    }
+
+    private createProject(namespace: k8s.core.v1.Namespace, argocd: k8s.helm.v3.Release): k8s.apiextensions.CustomResource {
+        return new k8s.apiextensions.CustomResource(
             "erp-project",
             {
                 apiVersion: "argoproj.io/v1alpha1",
                 kind: "AppProject",
-                metadata: { name: "erp", namespace: argocdNamespace.metadata.name },
+                metadata: { name: "erp", namespace: namespace.metadata.name },
                 spec: {
                     description: "ERP/1: only the internal chart server or Git, only the six ERP namespaces",
-                    sourceRepos: [sourceRepo],
-                    destinations: tiers.map(([namespace]) => ({ server: IN_CLUSTER, namespace })),
+                    sourceRepos: [this.sourceRepo()],
+                    destinations: this.tiers().map((tier) => ({ server: IN_CLUSTER, namespace: tier })),
                     // Namespaces come from Pulumi; the chart creates nothing cluster-wide.
                     clusterResourceWhitelist: [],
                 },
             },
             // The AppProject kind exists once the ArgoCD release has installed its CRDs.
-            { ...k8sOpts, dependsOn: [argocd] },
+            { ...this.k8sOpts, dependsOn: [argocd] },
         );
-        const source = apps.gitRepoUrl
-            ? { repoURL: apps.gitRepoUrl, path: CHART_PATH, targetRevision: "main", helm: { releaseName: "erp-uno", valuesObject: apps.values } }
-            : { repoURL: services.chartsUrl, chart: chart.name, targetRevision: chart.version, helm: { releaseName: "erp-uno", valuesObject: apps.values } };
-        new k8s.apiextensions.CustomResource(
+    }
+
+    private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[]): k8s.apiextensions.CustomResource {
+        const { chart, values, gitRepoUrl } = this.plan;
+        const helm = { releaseName: "erp-uno", valuesObject: values };
+        const source = gitRepoUrl
+            ? { repoURL: gitRepoUrl, path: CHART_PATH, targetRevision: "main", helm }
+            : { repoURL: this.sourceRepo(), chart: chart.name, targetRevision: chart.version, helm };
+        return new k8s.apiextensions.CustomResource(
             "erp-uno",
             {
                 apiVersion: "argoproj.io/v1alpha1",
                 kind: "Application",
                 metadata: {
                     name: "erp-uno",
-                    namespace: argocdNamespace.metadata.name,
+                    namespace: namespace.metadata.name,
                     finalizers: ["resources-finalizer.argocd.argoproj.io"],
                 },
                 spec: {
@@ -195,8 +229,7 @@ export class ErpApps extends pulumi.ComponentResource {
                 },
             },
             // The chart must be published, the project and namespaces there, and the portal's certificate in place.
-            { ...k8sOpts, dependsOn: [project, publish, portalTls, ...namespaces.values()] },
+            { ...this.k8sOpts, dependsOn: prerequisites },
         );
-        this.registerOutputs({ argocdUrl: this.argocdUrl, portalUrl: this.portalUrl });
     }
 }

@@ -18,6 +18,8 @@ export const HA_FRONT_ENDS = ["nitro-portal", "n2o-server", "rest-bpe", "otel-co
 
 export interface ValuesInput {
     readonly domain: string;
+    /** The portal's ingress name (portal.<domain>). */
+    readonly portalHost: string;
     readonly environment: string;
     readonly registry: string;
     readonly imageVersion: string;
@@ -41,7 +43,7 @@ export function composeValues(chart: Chart, input: ValuesInput): Record<string, 
     return {
         global: { domain: input.domain, environment: input.environment, registry: input.registry, version: input.imageVersion },
         services,
-        ingress: { host: `portal.${input.domain}` },
+        ingress: { host: input.portalHost },
     };
 }
 

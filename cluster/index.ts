@@ -7,19 +7,19 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
-import type { StackConfig } from "../config";
 import type { SynrcNs } from "../dns";
-import type { ProxmoxLayer } from "../infra";
-import type { InfraServices } from "../infra/infraHost";
-import { shellQuote } from "../infra/remote";
-import type { ArtifactSink } from "../render/artifacts";
-import { inventoryFiles, kubernetesNodes, manifest } from "./kubespray";
+import type { InfraServices } from "../infraServices";
+import type { ArtifactSink } from "../lib/artifacts";
+import { shellQuote } from "../lib/remote";
+import type { ProxmoxLayer } from "../proxmox";
+import { inventoryFiles, manifest } from "./kubespray";
+import type { ClusterPlan } from "./plan";
 
 const RUNNER = fs.readFileSync(path.join(__dirname, "files", "kubespray_run.py"), "utf8");
 
 export interface KubesprayClusterArgs {
-    readonly config: StackConfig;
-    readonly infra: ProxmoxLayer;
+    readonly plan: ClusterPlan;
+    readonly proxmox: ProxmoxLayer;
     readonly dns: SynrcNs;
     readonly services: InfraServices;
     readonly artifacts: ArtifactSink;
@@ -44,49 +44,49 @@ export class KubesprayCluster extends pulumi.ComponentResource {
     readonly apiEndpoint: string;
 
     constructor(name: string, args: KubesprayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type token is part of every URN in existing state: it never changes.
         super("erpdc:cluster:Kubespray", name, {}, opts);
-        const { config, infra, dns, services, artifacts } = args;
-        const { controlPlane } = kubernetesNodes(config);
-        const first = controlPlane[0];
-        const runnerHost = config.vms.find((vm) => vm.role === "infra");
-        if (first === undefined || runnerHost === undefined) {
-            throw new Error("Kubespray needs a control-plane node and an infra VM; the config resolver guarantees both");
+        const { plan, proxmox, dns, services, artifacts } = args;
+        const { runnerHost, kubernetes } = plan;
+        const first = plan.controlPlane[0];
+        if (first === undefined) {
+            throw new Error("Kubespray needs a control-plane node; the Proxmox plan guarantees one");
         }
-        this.apiEndpoint = `https://api.${config.domain}:6443`;
+        this.apiEndpoint = plan.apiEndpoint;
 
-        const files = inventoryFiles(config);
-        const applied = manifest(config);
+        const files = inventoryFiles(plan);
+        const applied = manifest(plan);
         for (const [file, content] of Object.entries(files)) {
             artifacts.add(`kubespray/inventory/${file}`, content);
         }
         artifacts.add("kubespray/manifest.json", `${JSON.stringify(applied, null, 2)}\n`);
 
-        const bundle = pulumi.secret(infra.adminKey.privateKeyOpenssh).apply((privateKey) =>
+        const bundle = pulumi.secret(proxmox.adminKey.privateKeyOpenssh).apply((privateKey) =>
             JSON.stringify({
                 files,
                 privateKey,
                 manifest: applied,
                 settings: {
-                    adminUser: config.adminUser,
+                    adminUser: plan.adminUser,
                     firstControlPlane: first.address,
-                    kubesprayVersion: config.kubernetes.kubesprayVersion,
-                    kubesprayUrl: config.kubernetes.kubespraySource.url,
-                    kubespraySha256: config.kubernetes.kubespraySource.sha256 ?? "",
-                    ansibleCore: config.kubernetes.ansibleCoreVersion,
-                    pythonIndexUrl: config.kubernetes.pythonIndexUrl,
+                    kubesprayVersion: kubernetes.kubesprayVersion,
+                    kubesprayUrl: kubernetes.kubespraySource.url,
+                    kubespraySha256: kubernetes.kubespraySource.sha256 ?? "",
+                    ansibleCore: kubernetes.ansibleCoreVersion,
+                    pythonIndexUrl: kubernetes.pythonIndexUrl,
                 },
             }),
         );
         const runner = `python3 -c ${shellQuote(RUNNER)}`;
         // Every VM booted, DNS answers with the current zone, and the registry and files area serve.
         const prerequisites: pulumi.Resource[] = [
-            ...Object.values(infra.vms),
-            ...Object.values(infra.ready),
+            ...Object.values(proxmox.vms),
+            ...Object.values(proxmox.ready),
             ...Object.values(dns.zones),
             ...services.ready,
         ];
         const kubespray =
-            config.kubernetes.runner === "local"
+            kubernetes.runner === "local"
                 ? new command.local.Command(
                       "kubespray",
                       // No delete: destroying the stack destroys the VMs; there is nothing to reset.
@@ -96,7 +96,7 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                 : new command.remote.Command(
                       "kubespray",
                       {
-                          connection: infra.connection(runnerHost.address),
+                          connection: proxmox.connection(runnerHost.address),
                           // The runner reads the bundle from stdin: apt-get must not consume it.
                           create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
@@ -107,7 +107,7 @@ export class KubesprayCluster extends pulumi.ComponentResource {
         const adminConf = new command.remote.Command(
             "kubeconfig",
             {
-                connection: infra.connection(first.address),
+                connection: proxmox.connection(first.address),
                 create: "sudo cat /etc/kubernetes/admin.conf",
                 // Read again after every change Kubespray applied (an upgrade renews the certificates).
                 triggers: [createHash("sha256").update(JSON.stringify(applied)).digest("hex")],

@@ -1,8 +1,8 @@
-// Kubespray inventory and group_vars from the stack config: plain data in, YAML documents out.
+// Kubespray inventory and group_vars from the cluster plan: plain data in, YAML documents out.
 // Everything a node downloads points at the contour: the files area and the registry on the infra VM.
 import { createHash } from "crypto";
 import YAML from "yaml";
-import type { StackConfig, VmSpec } from "../config";
+import type { ClusterPlan } from "./plan";
 
 /** Upstream registries whose images the nodes pull through the internal registry instead. */
 export const MIRRORED_REGISTRIES = ["registry.k8s.io", "docker.io", "quay.io", "ghcr.io", "gcr.io"] as const;
@@ -24,15 +24,9 @@ export interface Manifest {
     readonly workers: Readonly<Record<string, string>>;
 }
 
-export function kubernetesNodes(config: StackConfig): { controlPlane: VmSpec[]; workers: VmSpec[]; allInOne: boolean } {
-    const controlPlane = config.vms.filter((vm) => vm.role === "controlPlane");
-    const workers = config.vms.filter((vm) => vm.role === "workers");
-    return { controlPlane, workers, allInOne: workers.length === 0 };
-}
-
 /** inventory/hosts.yaml. The all-in-one node (no workers) is in every group. */
-export function inventory(config: StackConfig): Record<string, unknown> {
-    const { controlPlane, workers, allInOne } = kubernetesNodes(config);
+export function inventory(plan: ClusterPlan): Record<string, unknown> {
+    const { controlPlane, workers, allInOne } = plan;
     const hostVars = (address: string) => ({ ansible_host: address, ip: address, access_ip: address });
     const hosts: Record<string, unknown> = {};
     controlPlane.forEach((vm, i) => (hosts[vm.name] = { ...hostVars(vm.address), etcd_member_name: `etcd${i + 1}` }));
@@ -54,10 +48,10 @@ export function inventory(config: StackConfig): Record<string, unknown> {
     };
 }
 
-export function groupVars(config: StackConfig): Record<string, Record<string, unknown>> {
-    const { kubernetes: k8s, network, services, domain } = config;
-    const filesRepo = `https://${services.files}`;
-    const registry = services.registry;
+export function groupVars(plan: ClusterPlan): Record<string, Record<string, unknown>> {
+    const { kubernetes: k8s, network, names } = plan;
+    const filesRepo = `https://${names.files}`;
+    const registry = names.registry;
     return {
         "all/offline.yml": {
             registry_host: registry,
@@ -90,8 +84,8 @@ export function groupVars(config: StackConfig): Record<string, Record<string, un
             kube_vip_address: network.apiAddress,
             loadbalancer_apiserver: { address: network.apiAddress, port: 6443 },
             loadbalancer_apiserver_localhost: false,
-            apiserver_loadbalancer_domain_name: `api.${domain}`,
-            supplementary_addresses_in_ssl_keys: [network.apiAddress, `api.${domain}`, `k8s-control.${domain}`],
+            apiserver_loadbalancer_domain_name: names.api,
+            supplementary_addresses_in_ssl_keys: [network.apiAddress, names.api, names.apiAlias],
             // MetalLB in L2 mode and kube-vip in ARP mode both need strict ARP in kube-proxy.
             kube_proxy_strict_arp: true,
             kubeconfig_localhost: false,
@@ -120,22 +114,22 @@ export function groupVars(config: StackConfig): Record<string, Record<string, un
 const YAML_OPTIONS = { lineWidth: 0 } as const;
 
 /** The files of a Kubespray inventory directory, relative to it. */
-export function inventoryFiles(config: StackConfig): Record<string, string> {
-    const files: Record<string, string> = { "hosts.yaml": YAML.stringify(inventory(config), YAML_OPTIONS) };
-    for (const [file, vars] of Object.entries(groupVars(config))) {
+export function inventoryFiles(plan: ClusterPlan): Record<string, string> {
+    const files: Record<string, string> = { "hosts.yaml": YAML.stringify(inventory(plan), YAML_OPTIONS) };
+    for (const [file, vars] of Object.entries(groupVars(plan))) {
         files[`group_vars/${file}`] = YAML.stringify(vars, YAML_OPTIONS);
     }
     return files;
 }
 
 /** What a Kubespray run applies; the runner compares it with the one the last run left behind. */
-export function manifest(config: StackConfig): Manifest {
-    const { controlPlane, workers } = kubernetesNodes(config);
-    const vars = groupVars(config);
+export function manifest(plan: ClusterPlan): Manifest {
+    const { controlPlane, workers } = plan;
+    const vars = groupVars(plan);
     const versionless = { ...vars, "k8s_cluster/k8s-cluster.yml": { ...vars["k8s_cluster/k8s-cluster.yml"], kube_version: undefined } };
     return {
-        kubesprayVersion: config.kubernetes.kubesprayVersion,
-        kubeVersion: config.kubernetes.kubeVersion,
+        kubesprayVersion: plan.kubernetes.kubesprayVersion,
+        kubeVersion: plan.kubernetes.kubeVersion,
         varsHash: createHash("sha256").update(JSON.stringify(versionless)).digest("hex"),
         controlPlane: Object.fromEntries(controlPlane.map((vm) => [vm.name, vm.address])),
         workers: Object.fromEntries(workers.map((vm) => [vm.name, vm.address])),

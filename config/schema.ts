@@ -1,6 +1,7 @@
-// The shape of the stack configuration (`erpdc:*` keys in Pulumi.<stack>.yaml).
-// Shape errors are caught here; rules that relate several keys (addresses inside the network,
-// unique names, capacity, ...) live in resolve.ts so that their messages can name the fix.
+// The shape of the stack configuration (`erpdc:*` keys in Pulumi.<stack>.yaml), with a description
+// of every key: the README's configuration table is generated from these (`npm run docs`).
+// Shape errors are caught here; rules that relate several keys live in the layer that owns the
+// fact (`<layer>/plan.ts`), so that their messages can name the fix.
 import { z } from "zod";
 
 export const ENVIRONMENTS = ["dev", "staging", "production"] as const;
@@ -11,178 +12,175 @@ export const THIN_DATASTORE_TYPES = ["lvmthin", "zfspool"] as const;
 
 const integer = (min: number, max: number) => z.int().min(min).max(max);
 
-const datastore = z.strictObject({
-    /** Proxmox storage ID, e.g. "local-lvm". */
-    id: z.string().min(1),
-    /** True when every host sees the same storage (Ceph, NFS, ...). */
-    shared: z.boolean().default(false),
-});
+const datastore = (what: string) =>
+    z.strictObject({
+        id: z.string().min(1).describe(`Proxmox storage ID of the ${what}, e.g. "local-lvm"`),
+        shared: z.boolean().default(false).describe("true when every host sees the same storage (Ceph, NFS, ...); default false"),
+    });
 
 const proxmoxHost = z.strictObject({
-    /** The Proxmox node name, exactly as `pvecm nodes` shows it. */
-    name: z.string(),
-    /** Management address: the provider uploads snippets to it over SSH. */
-    address: z.string(),
-    cores: integer(1, 4096),
-    memoryGiB: z.number().positive().max(65536),
+    name: z.string().describe("the Proxmox node name, exactly as `pvecm nodes` shows it"),
+    address: z.string().describe("management IPv4 address; the provider uploads snippets to it over SSH"),
+    cores: integer(1, 4096).describe("physical cores, for the capacity check"),
+    memoryGiB: z.number().positive().max(65536).describe("memory in GiB, for the capacity check"),
 });
 
 const proxmox = z.strictObject({
-    hosts: z.array(proxmoxHost).min(1),
-    haMode: z.enum(HA_MODES),
-    controlPlaneAntiAffinity: z.enum(["strict", "preferred"]).default("strict"),
-    memoryReserveGiB: z.number().min(0).default(4),
-    cpuOvercommit: z.number().min(1).max(16).default(2),
+    hosts: z
+        .array(proxmoxHost)
+        .min(1)
+        .describe("the Proxmox hosts; append-only, because a host's position picks its template's VM ID"),
+    haMode: z
+        .enum(HA_MODES)
+        .describe('"rules" (PVE 9: HA resources and negative resource-affinity rules), "groups" (PVE 8: one HA group per host) or "none"'),
+    controlPlaneAntiAffinity: z
+        .enum(["strict", "preferred"])
+        .default("strict")
+        .describe('"strict" (default: one control-plane node per host, or an error) or "preferred"'),
+    memoryReserveGiB: z.number().min(0).default(4).describe("memory kept free on every host for Proxmox and the ZFS ARC; default 4"),
+    cpuOvercommit: z.number().min(1).max(16).default(2).describe("vCPUs scheduled per physical core; default 2"),
     datastores: z.strictObject({
-        disks: datastore.extend({ type: z.string() }),
-        images: datastore,
-        snippets: datastore,
+        disks: datastore("VM disks").extend({
+            type: z.string().describe('storage type of the VM disks: "lvmthin" or "zfspool" (thin provisioning only)'),
+        }),
+        images: datastore("downloaded cloud image"),
+        snippets: datastore("cloud-init snippets"),
     }),
     network: z.strictObject({
-        bridge: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/),
-        vlan: z.int().optional(),
-        mtu: integer(576, 9216).optional(),
+        bridge: z
+            .string()
+            .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/)
+            .describe("the Linux bridge the VMs' NIC joins, e.g. vmbr0"),
+        vlan: z.int().optional().describe("VLAN tag of the VMs' NIC; untagged when absent"),
+        mtu: integer(576, 9216).optional().describe("MTU of the VMs' NIC; the bridge's when absent"),
     }),
-    ssh: z.strictObject({ username: z.string().min(1).default("root") }).default({ username: "root" }),
+    ssh: z
+        .strictObject({ username: z.string().min(1).default("root").describe("SSH user on the hosts for snippet uploads; default root") })
+        .default({ username: "root" }),
     clones: z
         .strictObject({
-            retries: integer(0, 10).default(3),
-            parallelPerHost: integer(1, 16).default(2),
+            retries: integer(0, 10).default(3).describe("how often the provider retries a failed full clone; default 3"),
+            parallelPerHost: integer(1, 16).default(2).describe("full clones running at once per host (storage lock); default 2"),
         })
         .default({ retries: 3, parallelPerHost: 2 }),
 });
 
 const image = z.strictObject({
-    url: z.string(),
-    checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256"),
-    checksum: z.string().optional(),
+    url: z.string().describe("http(s) URL of the Ubuntu 24.04 cloud image on the internal mirror"),
+    checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256").describe('"sha256" (default) or "sha512"'),
+    checksum: z.string().optional().describe("the image's checksum (required): Proxmox verifies the download against it"),
 });
 
 const network = z.strictObject({
-    cidr: z.string(),
-    gateway: z.string(),
-    /** The Kubernetes API endpoint (a virtual IP on the node network, not a VM's address). */
-    apiAddress: z.string(),
-    /** The cluster ingress (a LoadBalancer address on the node network). */
-    ingressAddress: z.string(),
-    /** Resolvers for the VMs; the infra VMs (which run synrc/ns) when absent. */
-    dnsServers: z.array(z.string()).optional(),
-    ntpServers: z.array(z.string()).default([]),
+    cidr: z.string().describe("the node network, e.g. 10.0.0.0/24"),
+    gateway: z.string().describe("the node network's gateway"),
+    apiAddress: z.string().describe("the Kubernetes API virtual IP (kube-vip), a free address on the node network; api.<domain>"),
+    ingressAddress: z.string().describe("the ingress LoadBalancer address (MetalLB), a free address on the node network; argocd.<domain>, portal.<domain>"),
+    dnsServers: z.array(z.string()).optional().describe("the VMs' resolvers; the infra VMs (which run synrc/ns) when absent"),
+    ntpServers: z.array(z.string()).default([]).describe("NTP servers of the VMs (addresses or names)"),
 });
 
-const role = z.strictObject({
-    count: z.int(),
-    namePrefix: z.string().optional(),
-    vmIdStart: z.int(),
-    cores: integer(1, 512),
-    memoryMiB: integer(1024, 4194304),
-    diskGiB: integer(8, 65536),
-    /** A second disk (scsi1), e.g. for the registry's storage on the infra host. */
-    dataDiskGiB: integer(1, 65536).optional(),
-    addresses: z.array(z.string()),
-    /** Restricts the role to these Proxmox hosts; all hosts when absent. */
-    hosts: z.array(z.string()).optional(),
-});
+const role = (label: string) =>
+    z.strictObject({
+        count: z.int().describe(`how many ${label} VMs`),
+        namePrefix: z.string().optional().describe("VM names are the prefix plus 1, 2, ...; a default per role when absent"),
+        vmIdStart: z.int().describe("the Proxmox VM ID of the first VM; the others follow"),
+        cores: integer(1, 512).describe("vCPUs per VM"),
+        memoryMiB: integer(1024, 4194304).describe("memory per VM in MiB"),
+        diskGiB: integer(8, 65536).describe("system disk (scsi0) per VM in GiB"),
+        dataDiskGiB: integer(1, 65536).optional().describe("a second disk (scsi1) in GiB, mounted at /srv; required for the infra VMs"),
+        addresses: z.array(z.string()).describe("one IPv4 address per VM, in order"),
+        hosts: z.array(z.string()).optional().describe("the Proxmox hosts this role may run on; all when absent"),
+    });
 
 const vms = z.strictObject({
-    adminUser: z.string().default("erpadmin"),
-    cpuType: z.string().default("x86-64-v2-AES"),
+    adminUser: z.string().default("erpadmin").describe("the admin user on every VM (SSH key only, sudo); default erpadmin"),
+    cpuType: z.string().default("x86-64-v2-AES").describe("the QEMU CPU type of every VM; default x86-64-v2-AES"),
     template: z
         .strictObject({
-            name: z.string().default("u24-cloud"),
-            vmIdStart: z.int().default(9000),
-            diskGiB: integer(4, 64).default(4),
+            name: z.string().default("u24-cloud").describe("name of the cloud-init template (suffixed with the host when disks are local)"),
+            vmIdStart: z.int().default(9000).describe("VM ID of the first host's template; one more per host position"),
+            diskGiB: integer(4, 64).default(4).describe("the template's disk in GiB (clones grow it to their role's diskGiB)"),
         })
         .default({ name: "u24-cloud", vmIdStart: 9000, diskGiB: 4 }),
-    infra: role,
-    controlPlane: role,
-    workers: role,
+    infra: role("infra (DNS, registry, charts, files)"),
+    controlPlane: role("Kubernetes control-plane (and etcd)"),
+    workers: role("Kubernetes worker"),
 });
 
 const mirrors = z.strictObject({
-    /** Ubuntu archive mirror, e.g. http://mirror.erp.uno/ubuntu */
-    apt: z.string(),
-    /** Plain file server (cloud images, Kubespray offline files). */
-    files: z.string(),
-    /** OCI registry host[:port]. */
-    registry: z.string(),
-    /** Helm chart repository URL. */
-    charts: z.string(),
+    apt: z.string().describe("the Ubuntu archive mirror inside the contour, e.g. http://10.0.0.2/ubuntu"),
 });
 
 const pki = z
     .strictObject({
-        algorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA"),
-        ecdsaCurve: z.enum(["P256", "P384"]).default("P256"),
-        rsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(3072),
-        caValidityDays: integer(30, 7300).default(3650),
-        serverValidityDays: integer(1, 825).default(397),
-        organization: z.string().min(1).default("ERP/1"),
+        algorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA").describe('key algorithm of the local CA and its certificates: "ECDSA" (default) or "RSA"'),
+        ecdsaCurve: z.enum(["P256", "P384"]).default("P256").describe('ECDSA curve: "P256" (default) or "P384"'),
+        rsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(3072).describe("RSA key size: 2048, 3072 (default) or 4096"),
+        caValidityDays: integer(30, 7300).default(3650).describe("validity of the local CA in days; default 3650"),
+        serverValidityDays: integer(1, 825).default(397).describe("validity of each server certificate in days; default 397"),
+        organization: z.string().min(1).default("ERP/1").describe("the organization in every certificate's subject; default ERP/1"),
     })
     .default({ algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 3072, caValidityDays: 3650, serverValidityDays: 397, organization: "ERP/1" });
 
 const extraRecord = z.strictObject({
-    /** Relative to the domain ("mail", "_sip._tcp") or "@" for the apex. */
-    name: z.string(),
-    type: z.enum(["A", "CNAME", "MX", "SRV", "TXT"]),
-    ttl: integer(0, 604800).optional(),
-    data: z.record(z.string(), z.union([z.string(), z.number()])),
+    name: z.string().describe('relative to the domain ("mail", "_sip._tcp"), under it ("mail.<domain>"), or "@" for the apex'),
+    type: z.enum(["A", "CNAME", "MX", "SRV", "TXT"]).describe('"A", "CNAME", "MX", "SRV" or "TXT"'),
+    ttl: integer(0, 604800).optional().describe("the record's TTL; dns.ttl when absent"),
+    data: z.record(z.string(), z.union([z.string(), z.number()])).describe("the record's data as synrc/ns reads it, e.g. {ip: 10.0.0.40}"),
 });
 
 const dns = z.strictObject({
-    ttl: integer(30, 86400).default(300),
-    /** systemd MemoryMax of synrc/ns; it needs about 60 MB resident for a small zone. */
-    memoryMaxMiB: integer(96, 4096).default(128),
-    /** The synrc/ns OTP release (rebar3 release "erldns") on the internal files mirror. */
-    nsArtifact: z.strictObject({ url: z.string(), sha256: z.string().optional() }),
-    extraRecords: z.array(extraRecord).default([]),
+    ttl: integer(30, 86400).default(300).describe("TTL of the generated records; default 300"),
+    memoryMaxMiB: integer(96, 4096).default(128).describe("systemd MemoryMax of synrc/ns; default 128 (it needs about 60 MB)"),
+    nsArtifact: z.strictObject({
+        url: z.string().describe("http(s) URL of the synrc/ns release tarball on the internal files mirror"),
+        sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),
+    }),
+    extraRecords: z.array(extraRecord).default([]).describe("records served besides the generated ones"),
 });
 
-const registry = z.strictObject({ username: z.string().default("erpdc") }).default({ username: "erpdc" });
+const registry = z
+    .strictObject({
+        username: z.string().default("erpdc").describe("the registry account (its password is generated and secret); default erpdc"),
+    })
+    .default({ username: "erpdc" });
 
 const kubernetes = z.strictObject({
-    /** A Kubespray release tag, e.g. "v2.28.0"; must be in cluster/compatibility.ts. */
-    kubesprayVersion: z.string(),
-    /** Kubernetes version without a "v", e.g. "1.32.5". */
-    kubeVersion: z.string(),
-    /** The ansible-core the runner installs next to Kubespray's requirements.txt. */
-    ansibleCoreVersion: z.string(),
-    podCidr: z.string().default("10.233.64.0/18"),
-    serviceCidr: z.string().default("10.233.0.0/18"),
-    clusterDomain: z.string().default("cluster.local"),
-    /** MetalLB L2 pool, "first-last"; it must hold network.ingressAddress. */
-    metallbPool: z.string(),
-    certManager: z.boolean().default(false),
-    /** Where Ansible runs: on the operator's machine, or on the first infra VM. */
-    runner: z.enum(["local", "infra"]).default("infra"),
-    /** Kubespray's source tarball on the files mirror (a GitHub release archive, mirrored). */
-    kubespraySource: z.strictObject({ url: z.string(), sha256: z.string().optional() }),
-    /** The internal PyPI mirror the runner installs Ansible from. */
-    pythonIndexUrl: z.string(),
+    kubesprayVersion: z.string().describe("a Kubespray release tag in cluster/compatibility.ts, e.g. v2.28.0"),
+    kubeVersion: z.string().describe('the Kubernetes version without a "v", e.g. 1.32.5'),
+    ansibleCoreVersion: z.string().describe("the ansible-core the runner installs next to Kubespray's requirements"),
+    podCidr: z.string().default("10.233.64.0/18").describe("the pod network; default 10.233.64.0/18"),
+    serviceCidr: z.string().default("10.233.0.0/18").describe("the service network; default 10.233.0.0/18"),
+    clusterDomain: z.string().default("cluster.local").describe("the cluster's DNS domain; default cluster.local"),
+    metallbPool: z.string().describe('the MetalLB L2 pool "first-last" on the node network; it must hold network.ingressAddress'),
+    certManager: z.boolean().default(false).describe("install cert-manager with Kubespray; default false"),
+    runner: z.enum(["local", "infra"]).default("infra").describe('where Ansible runs: "infra" (the first infra VM, default) or "local"'),
+    kubespraySource: z.strictObject({
+        url: z.string().describe("http(s) URL of the Kubespray release tarball on the internal files mirror"),
+        sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),
+    }),
+    pythonIndexUrl: z.string().describe("the internal PyPI mirror's simple index, for Ansible"),
 });
 
 const apps = z.strictObject({
-    /** "light" (a subset, one replica each) or "full" (the whole catalog, HA); by environment when absent. */
-    profile: z.enum(["light", "full"]).optional(),
-    /** Image tag of every component (calendar version); the chart's appVersion when absent. */
-    imageVersion: z.string().optional(),
-    /** Source the erp-uno Application from the internal Git server instead of the chart repository. */
-    gitRepoUrl: z.string().optional(),
+    profile: z.enum(["light", "full"]).optional().describe('"light" (a subset, one replica each) or "full"; light in dev, full elsewhere when absent'),
+    imageVersion: z.string().optional().describe("image tag (CalVer) of every erp-uno component; the chart's appVersion when absent"),
+    gitRepoUrl: z.string().optional().describe("source erp-uno from this internal Git repository instead of the chart server"),
     argocd: z.strictObject({
-        /** Version of the argo-cd Helm chart on the internal chart server. */
-        chartVersion: z.string(),
-        /** ArgoCD image tag in the internal registry. */
-        imageTag: z.string(),
-        redisImageTag: z.string(),
+        chartVersion: z.string().describe("version of the argo-cd Helm chart on the internal chart server"),
+        imageTag: z.string().describe("ArgoCD image tag in the internal registry, e.g. v2.13.3"),
+        redisImageTag: z.string().describe("ArgoCD's Redis image tag in the internal registry"),
     }),
 });
 
 export const stackConfigSchema = z.strictObject({
-    environment: z.enum(ENVIRONMENTS),
-    domain: z.string(),
-    /** Names under these domains count as inside the contour (the stack's domain always does). */
-    internalDomains: z.array(z.string()).default([]),
-    protectVms: z.boolean().optional(),
+    environment: z
+        .enum(ENVIRONMENTS)
+        .describe('"dev", "staging" or "production"; production protects VMs and refuses public hosts (elsewhere they are warnings)'),
+    domain: z.string().describe("the contour's DNS domain; VMs are <name>.<domain> and it is their search domain"),
+    internalDomains: z.array(z.string()).default([]).describe("further domains whose names count as inside the contour"),
+    protectVms: z.boolean().optional().describe("protect the VMs from deletion; always on in production, off elsewhere when absent"),
     proxmox,
     image,
     network,
@@ -195,5 +193,10 @@ export const stackConfigSchema = z.strictObject({
     apps,
 });
 
-export type RawStackConfig = z.infer<typeof stackConfigSchema>;
-export type RoleConfig = z.infer<typeof role>;
+/** The stack configuration after the schema: shaped and defaulted, but not yet checked across keys. */
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type RoleConfig = StackConfig["vms"]["infra"];
+export type ExtraRecordConfig = StackConfig["dns"]["extraRecords"][number];
+
+/** The top-level keys, as `erpdc:<key>` in Pulumi.<stack>.yaml. */
+export const TOP_LEVEL_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfig)[];

@@ -5,29 +5,32 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
-import type { ProxmoxLayer } from "../infra";
-import { provision, shellQuote } from "../infra/remote";
-import type { ArtifactSink } from "../render/artifacts";
+import type { ArtifactSink } from "../lib/artifacts";
+import { provision, shellQuote } from "../lib/remote";
+import type { ProxmoxLayer } from "../proxmox";
 import { NS_CONFIG, NS_STATE, nsSysConfig, nsUnit } from "./nsConfig";
+import type { DnsPlan } from "./plan";
 import { zoneFileJson } from "./zone";
 
 const INSTALL_SCRIPT = fs.readFileSync(path.join(__dirname, "files", "install-synrc-ns.sh"), "utf8");
 
 export interface SynrcNsArgs {
-    readonly config: StackConfig;
-    readonly infra: ProxmoxLayer;
+    readonly plan: DnsPlan;
+    readonly proxmox: ProxmoxLayer;
     readonly artifacts: ArtifactSink;
 }
 
 export class SynrcNs extends pulumi.ComponentResource {
     /** Per infra VM: done when its server runs with the current zone. */
     readonly zones: Readonly<Record<string, command.remote.Command>>;
+    /** The zone's SOA serial; it changes exactly when a record does. */
+    readonly serial: number;
 
     constructor(name: string, args: SynrcNsArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type token is part of every URN in existing state: it never changes.
         super("erpdc:dns:SynrcNs", name, {}, opts);
-        const { config, infra, artifacts } = args;
-        const { domain, dns } = config;
+        const { plan: dns, proxmox, artifacts } = args;
+        const { domain } = dns;
         const zoneFile = `${domain}.zone.json`;
         const zoneJson = zoneFileJson(dns.zone);
         const unit = nsUnit(domain, dns.memoryMaxMiB);
@@ -38,13 +41,13 @@ export class SynrcNs extends pulumi.ComponentResource {
 
         const zones: Record<string, command.remote.Command> = {};
         let previous: command.remote.Command | undefined;
-        for (const vm of config.vms.filter((candidate) => candidate.role === "infra")) {
+        for (const vm of dns.servers) {
             const sysConfig = nsSysConfig({ listenAddress: vm.address, port: 53, zonePath: `/zones/${zoneFile}` });
             artifacts.add(`dns/${vm.name}/sys.config`, sysConfig);
             const install = provision(
                 `${vm.name}-synrc-ns`,
                 {
-                    connection: infra.connection(vm.address),
+                    connection: proxmox.connection(vm.address),
                     files: [
                         { path: "/usr/local/lib/erpdc/install-synrc-ns.sh", content: INSTALL_SCRIPT, mode: "0755" },
                         { path: "/etc/synrc-ns/artifact.env", content: artifactEnv, mode: "0644" },
@@ -54,12 +57,12 @@ export class SynrcNs extends pulumi.ComponentResource {
                     after: "sudo /usr/local/lib/erpdc/install-synrc-ns.sh",
                 },
                 // The VM must have finished its first boot (apt sources, users) before anything is installed.
-                { parent: this, dependsOn: [infra.ready[vm.name] as command.remote.Command] },
+                { parent: this, dependsOn: [proxmox.ready[vm.name] as command.remote.Command] },
             );
             const zone = provision(
                 `${vm.name}-zone`,
                 {
-                    connection: infra.connection(vm.address),
+                    connection: proxmox.connection(vm.address),
                     files: [{ path: `${NS_STATE}/zones/${zoneFile}`, content: zoneJson, owner: "synrc-ns", group: "synrc-ns" }],
                     after: [
                         "sudo systemctl restart synrc-ns",
@@ -74,6 +77,7 @@ export class SynrcNs extends pulumi.ComponentResource {
             previous = zone;
         }
         this.zones = zones;
-        this.registerOutputs({ serial: dns.zone.records[0]?.data.serial });
+        this.serial = dns.serial;
+        this.registerOutputs({ serial: this.serial });
     }
 }

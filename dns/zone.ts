@@ -42,7 +42,7 @@ export interface ZoneInput {
 
 export const SERVICE_NAMES = ["registry", "charts", "files"] as const;
 export const INGRESS_NAMES = ["argocd", "portal"] as const;
-const API_NAMES = ["api", "k8s-control"] as const;
+export const API_NAMES = ["api", "k8s-control"] as const;
 
 /** The labels the generator itself uses, which extra records may not take. */
 export function generatedLabels(hostNames: readonly string[], nameServerCount: number): Set<string> {

@@ -1,10 +1,9 @@
 // The datacenter's rules as Pulumi policies. Each is a plain object, so tests call it directly.
 import type { Policies, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ALL_ROLE_TAGS, CALVER } from "../lib/conventions";
 import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
-const ROLE_TAGS = ["infra", "k8s-control-plane", "k8s-worker"];
-const CALVER = /^[0-9]{1,4}\.(1[0-2]|[1-9])\.[1-9][0-9]{0,3}$/;
 
 export interface PolicyConfig {
     /** Proxmox datastores that are LVM-thin or ZFS. */
@@ -57,7 +56,7 @@ export const vmRoleTags: ResourceValidationPolicy = {
     validateResource: (args, reportViolation) => {
         if (args.type !== VM || isTemplate(args.props)) return;
         const tags: string[] = args.props.tags ?? [];
-        if (!tags.some((tag) => ROLE_TAGS.includes(tag))) reportViolation(`${args.name}: no role tag (${ROLE_TAGS.join(", ")})`);
+        if (!tags.some((tag) => ALL_ROLE_TAGS.includes(tag))) reportViolation(`${args.name}: no role tag (${ALL_ROLE_TAGS.join(", ")})`);
         if (!tags.some((tag) => tag.startsWith("env-"))) reportViolation(`${args.name}: no env-<name> tag`);
     },
 };

@@ -2,8 +2,8 @@
 // list of what must be mirrored into the contour before a `pulumi up` of the stack.
 import YAML from "yaml";
 import { MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
-import type { StackConfig } from "../config";
 import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
+import type { StackPlan } from "../plan";
 
 export interface Finding {
     readonly file: string;
@@ -40,7 +40,7 @@ export interface MirrorList {
 }
 
 /** What the stack pulls, so that the mirrors can be filled before the first `pulumi up`. */
-export function mirrorList(config: StackConfig, files: ReadonlyMap<string, string>): MirrorList {
+export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>): MirrorList {
     const rendered = files.get("apps/erp-uno.rendered.yaml") ?? "";
     const chartImages = YAML.parseAllDocuments(rendered)
         .map((document) => document.toJS() as Record<string, any> | null)
@@ -48,24 +48,27 @@ export function mirrorList(config: StackConfig, files: ReadonlyMap<string, strin
             const spec = object?.kind === "Pod" ? object.spec : object?.spec?.template?.spec;
             return (spec?.containers ?? []).map((container: { image: string }) => container.image);
         });
-    const registry = config.services.registry;
-    const { argocd } = config.apps;
+    const { names } = plan.dns;
+    const registry = names.registry;
+    const { argocd, chart } = plan.apps;
+    const { kubernetes } = plan.cluster;
+    const { image } = plan.proxmox;
     return {
         images: [
             ...new Set([
                 ...chartImages,
                 `${registry}/argoproj/argocd:${argocd.imageTag}`,
                 `${registry}/docker/library/redis:${argocd.redisImageTag}`,
-                `the images Kubespray ${config.kubernetes.kubesprayVersion} pulls for Kubernetes ${config.kubernetes.kubeVersion} from ${MIRRORED_REGISTRIES.join(", ")} (contrib/offline/generate_list.sh lists them), under the same paths in ${registry}`,
+                `the images Kubespray ${kubernetes.kubesprayVersion} pulls for Kubernetes ${kubernetes.kubeVersion} from ${MIRRORED_REGISTRIES.join(", ")} (contrib/offline/generate_list.sh lists them), under the same paths in ${registry}`,
             ]),
         ].sort(),
-        charts: [`erp-uno ${config.apps.chartVersion} (published by this program)`, `argo-cd ${argocd.chartVersion} at https://${config.services.charts}`],
+        charts: [`erp-uno ${chart.version} (published by this program)`, `argo-cd ${argocd.chartVersion} at https://${names.charts}`],
         files: [
-            config.dns.nsArtifact.url,
-            config.kubernetes.kubespraySource.url,
-            `Kubespray's offline files under https://${config.services.files}/ for ${Object.values(MIRRORED_DOWNLOAD_BASES).join(", ")} (contrib/offline/generate_list.sh)`,
+            plan.dns.nsArtifact.url,
+            kubernetes.kubespraySource.url,
+            `Kubespray's offline files under https://${names.files}/ for ${Object.values(MIRRORED_DOWNLOAD_BASES).join(", ")} (contrib/offline/generate_list.sh)`,
         ],
-        osImage: `${config.image.url} (${config.image.checksumAlgorithm} ${config.image.checksum})`,
-        pythonPackages: [`ansible-core==${config.kubernetes.ansibleCoreVersion}`, `Kubespray ${config.kubernetes.kubesprayVersion} requirements.txt`],
+        osImage: `${image.url} (${image.checksumAlgorithm} ${image.checksum})`,
+        pythonPackages: [`ansible-core==${kubernetes.ansibleCoreVersion}`, `Kubespray ${kubernetes.kubesprayVersion} requirements.txt`],
     };
 }

@@ -1,7 +1,7 @@
 // npm run audit -- <stack>: lists every reference to a host outside the contour (exit 1 if any),
 // then what must be mirrored for the stack.
-import { ConfigError } from "../config/errors";
-import { readStackConfig } from "../config";
+import { ConfigError } from "../config/problems";
+import { readPlan } from "../plan";
 import { auditFiles, mirrorList } from "./audit";
 import { renderStack } from "./render";
 import { loadOfflineConfig, listStacks } from "./stackConfig";
@@ -13,14 +13,17 @@ async function main(stack: string | undefined): Promise<number> {
     }
     const offline = loadOfflineConfig(stack);
     const result = await renderStack(stack, offline);
-    // The render left the stack's configuration in the runtime: read it through the one config module.
-    const config = readStackConfig().stack;
-    const findings = auditFiles(result.files, config.internalDomains);
+    for (const warning of result.run.warnings) {
+        console.warn(`warning: ${warning}`);
+    }
+    // The render left the stack's configuration in the runtime: plan it as the program does.
+    const { plan } = readPlan();
+    const findings = auditFiles(result.files, plan.internalDomains);
     console.log(`Air-gap audit of ${stack}: ${result.files.size} files, ${findings.length} reference(s) outside the contour`);
     for (const finding of findings) {
         console.log(`  out/${stack}/${finding.file}:${finding.line}: ${finding.host}  (${finding.text})`);
     }
-    const mirrors = mirrorList(config, result.files);
+    const mirrors = mirrorList(plan, result.files);
     console.log("\nTo mirror before `pulumi up`:");
     console.log(`  OS image: ${mirrors.osImage}`);
     console.log("  Files:");

@@ -1,6 +1,6 @@
 // npm run render -- <stack>
 import * as path from "path";
-import { ConfigError } from "../config/errors";
+import { ConfigError } from "../config/problems";
 import { diffRenders, renderAtRef } from "./diff";
 import { renderStack, writeRender } from "./render";
 import { listStacks, ROOT } from "./stackConfig";
@@ -19,6 +19,9 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const result = await renderStack(stack);
     writeRender(result);
+    for (const warning of result.run.warnings) {
+        console.warn(`warning: ${warning}`);
+    }
     if (ref !== undefined) {
         const changes = diffRenders(renderAtRef(stack, ref), result.files, ref);
         for (const change of changes) {

@@ -3,7 +3,7 @@
 // ignoreChanges. The offline render and the tests both use it; no CLI, credentials or network.
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactSink, settle } from "./artifacts";
+import { ArtifactSink, settle } from "../lib/artifacts";
 import { deterministicEd25519 } from "./mockKeys";
 
 export const PROJECT = "erpdc";
@@ -31,6 +31,8 @@ export interface StackOutput {
 }
 
 export interface StackRun {
+    /** What the program logged with pulumi.log.warn, in order (the engine shows these in `pulumi up`). */
+    readonly warnings: readonly string[];
     readonly resources: readonly RecordedResource[];
     readonly outputs: Readonly<Record<string, StackOutput>>;
     readonly artifacts: ArtifactSink;
@@ -46,6 +48,8 @@ export interface RunOptions {
 }
 
 export const SECRET_MARK = "[secret]";
+/** How the SDK prefixes pulumi.log.warn when no engine is attached (@pulumi/pulumi log/index.js). */
+const RUNTIME_WARNING = "warning: [runtime] ";
 export const UNKNOWN_MARK = "[unknown]";
 
 type Program = (artifacts?: ArtifactSink) => Promise<Record<string, unknown>>;
@@ -61,6 +65,15 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
     const failures: unknown[] = [];
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
+    // Without an engine the SDK prints warnings with console.warn; keep them with the run instead,
+    // so that the caller decides whether to show them.
+    const warnings: string[] = [];
+    const consoleWarn = console.warn;
+    console.warn = (...args: unknown[]) => {
+        const text = args.map(String).join(" ");
+        if (text.startsWith(RUNTIME_WARNING)) warnings.push(text.slice(RUNTIME_WARNING.length));
+        else consoleWarn(...args);
+    };
     try {
         const program = require("../index") as Program;
         const artifacts = new ArtifactSink();
@@ -73,8 +86,9 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
         if (failures.length > 0) {
             throw failures[0];
         }
-        return { resources: [...recorded].sort((a, b) => a.urn.localeCompare(b.urn)), outputs, artifacts };
+        return { warnings, resources: [...recorded].sort((a, b) => a.urn.localeCompare(b.urn)), outputs, artifacts };
     } finally {
+        console.warn = consoleWarn;
         process.off("unhandledRejection", onRejection);
     }
 }

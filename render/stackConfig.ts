@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
-import { ConfigError } from "../config/errors";
+import { ConfigError } from "../config/problems";
 import { PROJECT } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "..");

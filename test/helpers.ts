@@ -1,7 +1,8 @@
 // Shared by the test suites: the committed stack files as raw config, and runs under the mock engine.
 import * as fs from "fs";
 import YAML from "yaml";
-import { resolveStackConfig, type StackConfig } from "../config";
+import { parseStackConfig } from "../config";
+import { planStack, type StackPlan } from "../plan";
 import { runStack, type RecordedResource, type StackRun } from "../render/engine";
 import { fromConfigMap, listStacks, stackFile } from "../render/stackConfig";
 
@@ -13,7 +14,7 @@ export function stackDocument(stack: string): Record<string, unknown> {
     return structuredClone(document.config);
 }
 
-/** The raw input of resolveStackConfig for a stack: project keys without their namespace. */
+/** The raw `erpdc:*` configuration of a stack: project keys without their namespace. */
 export function rawProjectConfig(stack: string): Record<string, any> {
     const raw: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(stackDocument(stack))) {
@@ -30,14 +31,14 @@ export function providerSettings(stack: string) {
     return { endpoint: stackDocument(stack)["proxmoxve:endpoint"] as string, apiToken: VALID_TOKEN, insecure: false };
 }
 
-/** A committed stack's configuration, resolved as the program resolves it (optionally edited first). */
-export function resolvedStack(stack: string, edit?: (raw: Record<string, any>) => void): StackConfig {
+/** A committed stack's plan, made as the program makes it (optionally edited first). */
+export function plannedStack(stack: string, edit?: (raw: Record<string, any>) => void): StackPlan {
     const raw = rawProjectConfig(stack);
     edit?.(raw);
-    return resolveStackConfig(raw, providerSettings(stack));
+    return planStack(parseStackConfig(raw), providerSettings(stack));
 }
 
-/** Edit for resolvedStack: production with a second infra VM (two DNS servers). */
+/** Edit for plannedStack: production with a second infra VM (two DNS servers). */
 export function withTwoInfraVms(raw: Record<string, any>): void {
     raw.vms.infra = { ...raw.vms.infra, count: 2, addresses: ["10.0.0.5", "10.0.0.6"] };
 }
@@ -70,6 +71,21 @@ export async function runStackFile(
         recorded,
     );
     return { ...run, recorded };
+}
+
+const baselines = new Map<string, ReturnType<typeof runStackFile>>();
+
+/**
+ * The committed stack run once in update mode and shared by every test that only reads it, so
+ * that a test comparing against it makes one program run of its own at most.
+ */
+export function baselineRun(stack: string): ReturnType<typeof runStackFile> {
+    let run = baselines.get(stack);
+    if (run === undefined) {
+        run = runStackFile(stack);
+        baselines.set(stack, run);
+    }
+    return run;
 }
 
 /** Edit for runStackFile: the production stack with a fourth worker appended. */

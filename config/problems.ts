@@ -1,0 +1,111 @@
+// How configuration problems are collected and reported: every problem at once, each naming the
+// key, the value and the fix, before any resource is registered.
+import * as pulumi from "@pulumi/pulumi";
+import { hostOf, isInternalHost } from "../lib/net";
+
+/**
+ * Every problem found in the stack configuration, reported together. A RunError, so Pulumi prints
+ * the message without a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(readonly problems: readonly string[]) {
+        super(
+            `The stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+                problems.map((problem) => `  - ${problem}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** Formats a value for a message: strings quoted, the rest as compact JSON, long values cut. */
+export function show(value: unknown): string {
+    const text = value === undefined ? "missing" : JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** "<key> is <value>: <what is wrong>; <the fix>" */
+export function problem(key: string, value: unknown, text: string): string {
+    return value === undefined ? `${key} is missing: ${text}` : `${key} is ${show(value)}: ${text}`;
+}
+
+/** Where the contour's boundary lies: production refuses public hosts, other stacks warn. */
+export interface ContourPolicy {
+    readonly production: boolean;
+    /** The stack's domain first, then `internalDomains`. */
+    readonly internalDomains: readonly string[];
+}
+
+/** The one collector every plan stage reports to. */
+export class Problems {
+    private readonly errors: string[] = [];
+    private readonly warningList: string[] = [];
+
+    constructor(private readonly contour: ContourPolicy) {}
+
+    get count(): number {
+        return this.errors.length;
+    }
+
+    get warnings(): readonly string[] {
+        return this.warningList;
+    }
+
+    /** A problem with a key and its value. */
+    fail(key: string, value: unknown, text: string): void {
+        this.errors.push(problem(key, value, text));
+    }
+
+    /** A problem already phrased in full (several keys, or a computed figure). */
+    add(...texts: string[]): void {
+        this.errors.push(...texts);
+    }
+
+    warn(text: string): void {
+        this.warningList.push(text);
+    }
+
+    /** A URL or host that must stay inside the contour: an error in production, a warning elsewhere. */
+    requireInternal(key: string, reference: string): void {
+        const host = hostOf(reference);
+        if (host === undefined || isInternalHost(host, this.contour.internalDomains)) {
+            return;
+        }
+        const message = problem(
+            key,
+            reference,
+            `${host} is outside the closed contour; point it at the internal mirror under ${this.contour.internalDomains[0]} ` +
+                `(or a private address), or list its domain in internalDomains`,
+        );
+        if (this.contour.production) {
+            this.errors.push(message);
+        } else {
+            this.warningList.push(message);
+        }
+    }
+
+    /** An http(s) URL whose host must stay inside the contour. */
+    requireInternalUrl(key: string, url: string, fix: string, pattern = /^https?:\/\/[^/\s]+/): void {
+        if (!pattern.test(url)) {
+            this.fail(key, url, fix);
+        } else {
+            this.requireInternal(key, url);
+        }
+    }
+
+    /** A tarball on the files mirror, pinned by sha256 (or, with a warning, by the mirror's SHA256SUMS). */
+    requireTarball(key: string, artifact: { readonly url: string; readonly sha256?: string | undefined }, what: string): void {
+        this.requireInternalUrl(`${key}.url`, artifact.url, `use the http(s) URL of ${what} (.tar.gz) on the internal files mirror`, /^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/);
+        if (artifact.sha256 === undefined) {
+            this.warn(`${key}.sha256 is missing: ${what} is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256`);
+        } else if (!/^[0-9a-f]{64}$/.test(artifact.sha256)) {
+            this.fail(`${key}.sha256`, artifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");
+        }
+    }
+
+    /** Throws every problem collected so far, if any. */
+    throwIfAny(): void {
+        if (this.errors.length > 0) {
+            throw new ConfigError(this.errors);
+        }
+    }
+}

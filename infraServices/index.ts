@@ -1,0 +1,118 @@
+// The services of the first infra VM: the CNCF distribution registry behind nginx with TLS from the
+// local CA, a classic Helm chart repository and the files area for Kubespray's offline files.
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import YAML from "yaml";
+import type { ArtifactSink } from "../lib/artifacts";
+import { provision, type RemoteFile } from "../lib/remote";
+import type { LocalCa } from "../pki";
+import type { ProxmoxLayer } from "../proxmox";
+import type { InfraServicesPlan } from "./plan";
+import { htpasswdLine, nginxSites, PATHS, registryConfig, type Site } from "./services";
+
+export interface InfraServicesArgs {
+    readonly plan: InfraServicesPlan;
+    readonly proxmox: ProxmoxLayer;
+    readonly ca: LocalCa;
+    readonly artifacts: ArtifactSink;
+}
+
+const APT_INSTALL = "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold";
+const REGISTRY_LISTEN = "127.0.0.1:5000";
+
+export class InfraServices extends pulumi.ComponentResource {
+    readonly registryHost: string;
+    readonly registryUsername: string;
+    /** Secret. */
+    readonly registryPassword: pulumi.Output<string>;
+    readonly chartsUrl: string;
+    readonly filesUrl: string;
+    /** Done when the registry and nginx run with the current configuration. */
+    readonly ready: readonly command.remote.Command[];
+
+    constructor(name: string, args: InfraServicesArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type token predates the infraServices/ folder; it is part of every URN in existing state, so it stays.
+        super("erpdc:infra:InfraServices", name, {}, opts);
+        const { plan, proxmox, ca, artifacts } = args;
+        const { host, names } = plan;
+        this.registryHost = names.registry;
+        this.registryUsername = plan.registryUsername;
+        this.chartsUrl = `https://${names.charts}`;
+        this.filesUrl = `https://${names.files}`;
+
+        const password = new random.RandomPassword("registry-password", { length: 32, special: false }, { parent: this });
+        this.registryPassword = pulumi.secret(password.result);
+
+        const registryYaml = registryConfig({
+            rootDirectory: PATHS.registryRoot,
+            listen: REGISTRY_LISTEN,
+            htpasswdPath: PATHS.htpasswd,
+            realm: `ERP/1 ${plan.environment} registry`,
+        });
+        const site = (service: keyof InfraServicesPlan["names"]): Site => ({
+            serverName: names[service],
+            listenPort: 443,
+            certificate: `${PATHS.tlsDir}/${service}.crt`,
+            certificateKey: `${PATHS.tlsDir}/${service}.key`,
+        });
+        const nginxConf = nginxSites({
+            registry: { ...site("registry"), upstream: REGISTRY_LISTEN },
+            charts: { ...site("charts"), root: PATHS.charts },
+            files: { ...site("files"), root: PATHS.files },
+        });
+        artifacts.add("infra-host/registry/config.yml", registryYaml);
+        artifacts.add("infra-host/nginx/erpdc.conf", nginxConf);
+
+        const connection = proxmox.connection(host.address);
+        // The data disk is mounted and the apt sources point at the mirror once cloud-init is done.
+        const afterFirstBoot = { parent: this, dependsOn: [proxmox.ready[host.name] as command.remote.Command] };
+
+        const registry = provision(
+            `${host.name}-registry`,
+            {
+                connection,
+                before: `${APT_INSTALL} docker-registry`,
+                files: [
+                    { path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" },
+                    this.registryPassword.apply((secret) => ({
+                        path: PATHS.htpasswd,
+                        content: htpasswdLine(plan.registryUsername, secret),
+                        mode: "0640",
+                        group: "docker-registry",
+                    })),
+                ],
+                after: [
+                    `sudo install -d -o docker-registry -g docker-registry ${PATHS.registryRoot}`,
+                    "sudo systemctl enable docker-registry",
+                    "sudo systemctl restart docker-registry",
+                ].join("\n"),
+            },
+            afterFirstBoot,
+        );
+
+        const { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate } = ca.serverCertificates;
+        const served = { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate };
+        const tlsFiles: pulumi.Input<RemoteFile>[] = Object.entries(served).flatMap(([service, certificate]) => [
+            pulumi.output(certificate.certificatePem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.crt`, content: pem, mode: "0644" })),
+            pulumi.output(certificate.privateKeyPem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.key`, content: pem, mode: "0600" })),
+        ]);
+        const web = provision(
+            `${host.name}-nginx`,
+            {
+                connection,
+                before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
+                files: [
+                    { path: PATHS.nginxSite, content: nginxConf },
+                    // An empty classic Helm repository; the apps layer publishes charts into it.
+                    { path: `${PATHS.charts}/index.yaml`, content: YAML.stringify({ apiVersion: "v1", entries: {} }), keep: true },
+                    ...tlsFiles,
+                ],
+                after: "sudo nginx -t\nsudo systemctl reload-or-restart nginx",
+            },
+            afterFirstBoot,
+        );
+        this.ready = [registry, web];
+        this.registerOutputs({ registryHost: this.registryHost, chartsUrl: this.chartsUrl, filesUrl: this.filesUrl });
+    }
+}

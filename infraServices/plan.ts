@@ -1,0 +1,30 @@
+// The infra VM services' plan: which VM runs the registry, the chart repository and the files
+// area, under which names, with which registry account; and the data disk they all live on.
+import type { Environment, StackConfig } from "../config";
+import type { Problems } from "../config/problems";
+import type { DnsPlan } from "../dns/plan";
+import type { VmSpec } from "../proxmox/plan";
+
+export interface InfraServicesPlan {
+    readonly environment: Environment;
+    /** The VM the services run on (the primary infra VM). */
+    readonly host: VmSpec;
+    readonly names: { readonly registry: string; readonly charts: string; readonly files: string };
+    readonly registryUsername: string;
+}
+
+export function planInfraServices(config: StackConfig, dns: DnsPlan, problems: Problems): InfraServicesPlan | undefined {
+    const before = problems.count;
+    if (config.vms.infra.dataDiskGiB === undefined) {
+        problems.fail("vms.infra.dataDiskGiB", undefined, "the registry, the chart repository and the files area live on the infra VM's data disk; set its size, e.g. 200");
+    }
+    const { username } = config.registry;
+    if (!/^[a-z][a-z0-9._-]{0,31}$/.test(username)) {
+        problems.fail("registry.username", username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
+    }
+    if (problems.count > before) {
+        return undefined;
+    }
+    const { registry, charts, files } = dns.names;
+    return { environment: config.environment, host: dns.serviceHost, names: { registry, charts, files }, registryUsername: username };
+}

@@ -1,0 +1,128 @@
+// Configuration of the infra VM's services: the CNCF distribution registry, and nginx in front of
+// it with TLS, plus the classic Helm repository and the files area. Plain data in, text out.
+import YAML from "yaml";
+import { bcryptHash } from "../lib/bcrypt";
+
+export const PATHS = {
+    data: "/srv",
+    registryRoot: "/srv/registry",
+    charts: "/srv/charts",
+    files: "/srv/files",
+    registryConfig: "/etc/docker/registry/config.yml",
+    htpasswd: "/etc/docker/registry/htpasswd",
+    nginxSite: "/etc/nginx/conf.d/erpdc.conf",
+    tlsDir: "/etc/nginx/tls",
+} as const;
+
+export interface RegistryConfigInput {
+    readonly rootDirectory: string;
+    readonly listen: string;
+    readonly htpasswdPath: string;
+    readonly realm: string;
+}
+
+export function registryConfig(input: RegistryConfigInput): string {
+    return YAML.stringify({
+        version: 0.1,
+        log: { level: "info", fields: { service: "registry" } },
+        storage: {
+            filesystem: { rootdirectory: input.rootDirectory },
+            delete: { enabled: true },
+            cache: { blobdescriptor: "inmemory" },
+            maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
+        },
+        http: { addr: input.listen, headers: { "X-Content-Type-Options": ["nosniff"] } },
+        auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
+        health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+    });
+}
+
+/** One htpasswd line (bcrypt), as the registry reads it. */
+export function htpasswdLine(username: string, password: string): string {
+    return `${username}:${bcryptHash(password, `htpasswd:${username}`)}\n`;
+}
+
+// A small model of nginx configuration, rendered by one function, so that values are quoted once.
+export interface Directive {
+    readonly name: string;
+    readonly args?: readonly (string | number)[];
+    readonly block?: readonly Directive[];
+}
+
+const d = (name: string, ...args: (string | number)[]): Directive => ({ name, args });
+const block = (name: string, args: (string | number)[], children: Directive[]): Directive => ({ name, args, block: children });
+
+export function renderNginx(directives: readonly Directive[], indent = ""): string {
+    return directives
+        .map((directive) => {
+            const args = (directive.args ?? []).map(nginxArg).join(" ");
+            const head = `${indent}${directive.name}${args ? ` ${args}` : ""}`;
+            return directive.block
+                ? `${head} {\n${renderNginx(directive.block, `${indent}    `)}${indent}}\n`
+                : `${head};\n`;
+        })
+        .join("");
+}
+
+function nginxArg(value: string | number): string {
+    const text = String(value);
+    return /^[A-Za-z0-9_./:$=\-*^~@+,\[\]]+$/.test(text) ? text : `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+export interface Site {
+    readonly serverName: string;
+    readonly listenPort: number;
+    readonly certificate: string;
+    readonly certificateKey: string;
+}
+
+export interface NginxInput {
+    readonly registry: Site & { readonly upstream: string };
+    readonly charts: Site & { readonly root: string };
+    readonly files: Site & { readonly root: string };
+}
+
+function tls(site: Site): Directive[] {
+    return [
+        d("listen", site.listenPort, "ssl"),
+        d("server_name", site.serverName),
+        d("ssl_certificate", site.certificate),
+        d("ssl_certificate_key", site.certificateKey),
+        d("ssl_protocols", "TLSv1.2", "TLSv1.3"),
+        d("ssl_session_cache", "shared:erpdc_tls:10m"),
+    ];
+}
+
+/** The server blocks (an http-context file for conf.d/). */
+export function nginxSites(input: NginxInput): string {
+    const { registry, charts, files } = input;
+    const servers: Directive[] = [
+        block("server", [], [
+            ...tls(registry),
+            // Image layers are large and pushed in chunks: no size limit, no request buffering.
+            d("client_max_body_size", 0),
+            d("chunked_transfer_encoding", "on"),
+            block("location", ["/v2/"], [
+                d("proxy_pass", `http://${registry.upstream}`),
+                d("proxy_set_header", "Host", "$http_host"),
+                d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+                d("proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+                d("proxy_set_header", "X-Forwarded-Proto", "$scheme"),
+                d("proxy_request_buffering", "off"),
+                d("proxy_buffering", "off"),
+                d("proxy_read_timeout", 900),
+                d("proxy_send_timeout", 900),
+            ]),
+            block("location", ["/"], [d("return", 404)]),
+        ]),
+        block("server", [], [
+            ...tls(charts),
+            d("root", charts.root),
+            block("location", ["=", "/index.yaml"], [d("default_type", "text/yaml"), d("add_header", "Cache-Control", "no-cache")]),
+            block("location", ["~", "\\.tgz$"], [d("default_type", "application/gzip")]),
+            block("location", ["/"], [d("autoindex", "off"), d("try_files", "$uri", "=404")]),
+        ]),
+        block("server", [], [...tls(files), d("root", files.root), block("location", ["/"], [d("autoindex", "on"), d("try_files", "$uri", "$uri/", "=404")])]),
+    ];
+    return `# Generated by erpdc (infraServices/services.ts); changes on the host are overwritten.\n${renderNginx(servers)}`;
+}

@@ -1,0 +1,69 @@
+// topology.md: which VM sits on which Proxmox host, and what survives the loss of each host.
+import type { ProxmoxHostSpec, VmSpec } from "./plan";
+
+export interface HostLoss {
+    readonly host: string;
+    readonly lost: readonly string[];
+    readonly controlPlaneLeft: number;
+    readonly controlPlaneTotal: number;
+    /** etcd keeps a majority of its members. */
+    readonly quorum: boolean;
+    readonly workersLeft: number;
+    readonly infraLeft: number;
+}
+
+export function hostLosses(hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[]): HostLoss[] {
+    const count = (role: VmSpec["role"], host?: string) =>
+        vms.filter((vm) => vm.role === role && (host === undefined || vm.host !== host)).length;
+    return hosts.map(({ name }) => {
+        const controlPlaneLeft = count("controlPlane", name);
+        const controlPlaneTotal = count("controlPlane");
+        return {
+            host: name,
+            lost: vms.filter((vm) => vm.host === name).map((vm) => vm.name),
+            controlPlaneLeft,
+            controlPlaneTotal,
+            quorum: controlPlaneLeft > controlPlaneTotal / 2,
+            workersLeft: count("workers", name),
+            infraLeft: count("infra", name),
+        };
+    });
+}
+
+export function topologyMarkdown(environment: string, hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[]): string {
+    const allInOne = !vms.some((vm) => vm.role === "workers");
+    const lines = [
+        `# Topology of the ${environment} stack`,
+        "",
+        "| VM | role | Proxmox host | address | VM ID | vCPU | memory (MiB) |",
+        "|---|---|---|---|---|---|---|",
+        ...vms.map((vm) => `| ${vm.fqdn} | ${vm.role} | ${vm.host} | ${vm.address} | ${vm.vmId} | ${vm.cores} | ${vm.memoryMiB} |`),
+        "",
+        "```mermaid",
+        "flowchart TB",
+        ...hosts.flatMap((host) => [
+            `  subgraph ${mermaidId(host.name)}["${host.name} (${host.cores} cores, ${host.memoryGiB} GiB)"]`,
+            ...vms
+                .filter((vm) => vm.host === host.name)
+                .map((vm) => `    ${mermaidId(vm.name)}["${vm.name}<br/>${vm.role}<br/>${vm.address}"]`),
+            "  end",
+        ]),
+        "```",
+        "",
+        "## Losing one Proxmox host",
+        "",
+        "| host lost | VMs lost | control plane left | etcd quorum | workers left | infra VMs left |",
+        "|---|---|---|---|---|---|",
+        ...hostLosses(hosts, vms).map(
+            (loss) =>
+                `| ${loss.host} | ${loss.lost.join(", ") || "none"} | ${loss.controlPlaneLeft}/${loss.controlPlaneTotal} | ` +
+                `${loss.quorum ? "kept" : "**lost**"} | ${allInOne ? "n/a (all-in-one)" : loss.workersLeft} | ${loss.infraLeft} |`,
+        ),
+        "",
+    ];
+    return lines.join("\n");
+}
+
+function mermaidId(name: string): string {
+    return name.replace(/[^A-Za-z0-9_]/g, "_");
+}

@@ -1,0 +1,231 @@
+// The VMs of the stack: expanded from the roles (name, VM ID, address, MAC), checked for clashes,
+// and placed on the Proxmox hosts within their capacity. Pure functions over the config.
+import { createHash } from "crypto";
+import type { StackConfig } from "../config";
+import type { Problems } from "../config/problems";
+import { environmentTag, ROLE_TAGS, ROLES, type Role } from "../lib/conventions";
+import { DNS_LABEL } from "../lib/dnsNames";
+import { isIpv4, type Ipv4Network } from "../lib/net";
+import type { TemplateSpec, VmSpec } from "./plan";
+import { hostLoads, placeVms, PlacementError, type PlacementVm } from "./placement";
+
+/** A VM before placement: everything but its Proxmox host. */
+export type UnplacedVm = Omit<VmSpec, "host">;
+
+const DEFAULT_NAME_PREFIX: Record<Role, string> = {
+    infra: "infra",
+    controlPlane: "k8s-control",
+    workers: "k8s-worker",
+};
+
+export function expandVms(config: StackConfig, network: Ipv4Network, problems: Problems): UnplacedVm[] {
+    const { vms, domain, proxmox, environment } = config;
+    const hostNames = new Set(proxmox.hosts.map((host) => host.name));
+    const result: UnplacedVm[] = [];
+    for (const role of ROLES) {
+        const settings = vms[role];
+        const key = `vms.${role}`;
+        if (!checkRoleCount(role, settings.count, problems)) {
+            continue;
+        }
+        const prefix = settings.namePrefix ?? DEFAULT_NAME_PREFIX[role];
+        if (!DNS_LABEL.test(`${prefix}${Math.max(settings.count, 1)}`)) {
+            problems.fail(`${key}.namePrefix`, prefix, "VM names are the prefix plus a number and must be DNS labels; use lowercase letters, digits and hyphens");
+        }
+        if (settings.vmIdStart < 100 || settings.vmIdStart + settings.count - 1 > 999_999_999) {
+            problems.fail(`${key}.vmIdStart`, settings.vmIdStart, "Proxmox VM IDs run from 100 to 999999999");
+        }
+        if (settings.addresses.length !== settings.count) {
+            problems.fail(
+                `${key}.addresses`,
+                settings.addresses,
+                `lists ${settings.addresses.length} address(es) for ${key}.count ${settings.count}; give exactly one per VM, in order`,
+            );
+        }
+        (settings.hosts ?? []).forEach((host, i) => {
+            if (!hostNames.has(host)) {
+                problems.fail(`${key}.hosts[${i}]`, host, `not a Proxmox host; use one of ${[...hostNames].join(", ")} (proxmox.hosts[].name)`);
+            }
+        });
+        const allowed = settings.hosts ?? [...hostNames];
+        if (role === "controlPlane" && proxmox.controlPlaneAntiAffinity === "strict" && settings.count > allowed.length) {
+            problems.fail(
+                `${key}.count`,
+                settings.count,
+                `strict anti-affinity puts each control-plane node on its own host, and only ${allowed.length} host(s) are allowed; ` +
+                    `add Proxmox hosts, lower the count, or set proxmox.controlPlaneAntiAffinity to "preferred"`,
+            );
+        }
+        const tags = roleTags(role, vms.workers.count === 0, environment);
+        for (let i = 0; i < settings.count; i++) {
+            const address = settings.addresses[i];
+            const name = `${prefix}${i + 1}`;
+            if (address !== undefined) {
+                if (!isIpv4(address)) {
+                    problems.fail(`${key}.addresses[${i}]`, address, "not an IPv4 address");
+                } else {
+                    checkHostAddress(`${key}.addresses[${i}]`, address, network, config.network.gateway, problems);
+                }
+            }
+            result.push({
+                name,
+                fqdn: `${name}.${domain}`,
+                role,
+                ordinal: i + 1,
+                vmId: settings.vmIdStart + i,
+                address: address ?? "",
+                macAddress: macAddressFor(domain, name),
+                cores: settings.cores,
+                memoryMiB: settings.memoryMiB,
+                diskGiB: settings.diskGiB,
+                ...(settings.dataDiskGiB === undefined ? {} : { dataDiskGiB: settings.dataDiskGiB }),
+                tags,
+            });
+        }
+    }
+    return result;
+}
+
+function checkRoleCount(role: Role, count: number, problems: Problems): boolean {
+    const key = `vms.${role}.count`;
+    if (role === "controlPlane" && (count < 1 || count % 2 === 0)) {
+        problems.fail(key, count, "etcd runs on the control-plane nodes and needs an odd number (1, 3, 5)");
+        return false;
+    }
+    if (role === "infra" && (count < 1 || count > 3)) {
+        problems.fail(key, count, "DNS, the registry and the chart server run on the infra VMs; use 1, or 2-3 for redundant DNS");
+        return false;
+    }
+    if (count < 0 || count > 500) {
+        problems.fail(key, count, "use 0 to 500 (0 makes the control-plane nodes schedule workloads)");
+        return false;
+    }
+    return true;
+}
+
+function roleTags(role: Role, allInOne: boolean, environment: string): string[] {
+    const forRole = role === "controlPlane" && allInOne ? [...ROLE_TAGS.controlPlane, ...ROLE_TAGS.workers] : ROLE_TAGS[role];
+    return [...forRole, environmentTag(environment)];
+}
+
+/**
+ * A stable, locally administered unicast MAC address for a VM. The network-config matches the NIC
+ * by it, so the address never depends on the order Proxmox enumerates devices in.
+ */
+export function macAddressFor(domain: string, name: string): string {
+    const digest = createHash("sha256").update(`${domain}/${name}`).digest();
+    const bytes = [0x02, ...digest.subarray(0, 5)];
+    return bytes.map((byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+export function checkUniqueness(vms: readonly UnplacedVm[], problems: Problems): void {
+    const byName = new Map<string, string>();
+    const byAddress = new Map<string, string>();
+    for (const vm of vms) {
+        const key = `vms.${vm.role}`;
+        const sameName = byName.get(vm.name);
+        if (sameName !== undefined) {
+            problems.fail(`${key}.namePrefix`, vm.name.replace(/\d+$/, ""), `gives ${vm.name}, which ${sameName} already has; give every role its own prefix`);
+        }
+        byName.set(vm.name, `${key} (${vm.name})`);
+        const sameAddress = byAddress.get(vm.address);
+        if (vm.address !== "" && sameAddress !== undefined) {
+            problems.fail(`${key}.addresses[${vm.ordinal - 1}]`, vm.address, `${sameAddress} has it already; give every VM its own address`);
+        }
+        byAddress.set(vm.address, vm.name);
+    }
+}
+
+/** The API virtual IP, the ingress and the Proxmox hosts keep their addresses to themselves. */
+export function checkServiceAddresses(config: StackConfig, vms: readonly UnplacedVm[], problems: Problems): void {
+    const { network, proxmox } = config;
+    for (const key of ["apiAddress", "ingressAddress"] as const) {
+        const owner = vms.find((vm) => vm.address === network[key]);
+        if (owner) {
+            problems.fail(`network.${key}`, network[key], `${owner.name} has it already; give the ${key === "apiAddress" ? "API virtual IP" : "ingress"} a free address`);
+        }
+    }
+    proxmox.hosts.forEach((host, i) => {
+        const owner = vms.find((vm) => vm.address === host.address);
+        if (owner) {
+            problems.fail(`vms.${owner.role}.addresses[${owner.ordinal - 1}]`, owner.address, `proxmox.hosts[${i}] (${host.name}) has it already; give the VM its own`);
+        }
+    });
+}
+
+/** An address a host of the node network may take: inside it, and not its network, broadcast or gateway address. */
+export function checkHostAddress(key: string, address: string, network: Ipv4Network, gateway: string | undefined, problems: Problems): void {
+    if (!network.contains(address)) {
+        problems.fail(key, address, `outside network.cidr ${network.cidr}; use an address inside it`);
+    } else if (address === network.network) {
+        problems.fail(key, address, `is the network address of ${network.cidr}; use a host address`);
+    } else if (address === network.broadcast) {
+        problems.fail(key, address, `is the broadcast address of ${network.cidr}; use a host address`);
+    } else if (address === gateway) {
+        problems.fail(key, address, "is the gateway's address (network.gateway); give the VM its own");
+    }
+}
+
+/** Places every VM on a host (anti-affinity, capacity) and reports hosts that would be overfilled. */
+export function placeVmsOnHosts(
+    proxmox: StackConfig["proxmox"],
+    roles: StackConfig["vms"],
+    vms: readonly UnplacedVm[],
+    problems: Problems,
+): VmSpec[] {
+    const hosts = proxmox.hosts.map((host) => ({ name: host.name, cores: host.cores, memoryMiB: host.memoryGiB * 1024 }));
+    const rules = {
+        strictRoles: new Set<Role>(proxmox.controlPlaneAntiAffinity === "strict" ? ["controlPlane"] : []),
+        memoryReserveMiB: proxmox.memoryReserveGiB * 1024,
+        cpuOvercommit: proxmox.cpuOvercommit,
+    };
+    const requests: PlacementVm[] = vms.map((vm) => {
+        const allowedHosts = roles[vm.role].hosts;
+        return { name: vm.name, role: vm.role, cores: vm.cores, memoryMiB: vm.memoryMiB, ...(allowedHosts ? { allowedHosts } : {}) };
+    });
+    let placement: Map<string, string>;
+    try {
+        placement = placeVms(hosts, requests, rules);
+    } catch (error) {
+        if (error instanceof PlacementError) {
+            problems.add(...error.problems.map((text) => `placement: ${text}; add Proxmox hosts or relax vms.<role>.hosts`));
+            return [];
+        }
+        throw error;
+    }
+    hostLoads(hosts, requests, placement, rules).forEach((load, i) => {
+        const key = `proxmox.hosts[${i}] (${load.host})`;
+        if (load.memoryMiB > load.usableMemoryMiB) {
+            problems.add(
+                `${key} is over capacity: the placement puts ${load.vms.join(", ")} there, ${load.memoryMiB} MiB of memory ` +
+                    `against ${load.usableMemoryMiB} MiB usable (memoryGiB minus proxmox.memoryReserveGiB); ` +
+                    `add a Proxmox host or lower vms.<role>.memoryMiB`,
+            );
+        }
+        if (load.cores > load.usableCores) {
+            problems.add(
+                `${key} is over capacity: the placement puts ${load.vms.join(", ")} there, ${load.cores} vCPUs ` +
+                    `against ${load.usableCores} (cores x proxmox.cpuOvercommit ${proxmox.cpuOvercommit}); ` +
+                    `add a Proxmox host or lower vms.<role>.cores`,
+            );
+        }
+    });
+    return vms.map((vm) => ({ ...vm, host: placement.get(vm.name) as string }));
+}
+
+export function checkUniqueVmIds(vms: readonly VmSpec[], templates: readonly TemplateSpec[], problems: Problems): void {
+    const owners = new Map<number, string>();
+    const claim = (vmId: number, owner: string, key: string) => {
+        const previous = owners.get(vmId);
+        if (previous !== undefined) {
+            problems.fail(key, vmId, `VM ID ${vmId} of ${owner} is already ${previous}'s; move the ranges of vmIdStart apart`);
+        }
+        owners.set(vmId, owner);
+    };
+    for (const template of templates) {
+        claim(template.vmId, `the template on ${template.host}`, "vms.template.vmIdStart");
+    }
+    for (const vm of vms) {
+        claim(vm.vmId, vm.name, `vms.${vm.role}.vmIdStart`);
+    }
+}

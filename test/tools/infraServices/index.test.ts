@@ -1,0 +1,169 @@
+// End to end on 127.0.0.1: Debian's docker-registry and nginx run the generated configuration with
+// certificates from a real CA made here, and helm v4 pushes and pulls charts through them.
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { htpasswdLine, nginxSites, registryConfig, type Site } from "../../../infraServices/services";
+import { freePort, helmBinary, makeCa, Processes, run, waitForPort, type TestCa } from "../support";
+
+const USER = "erpdc";
+const PASSWORD = "e2e-only-password-7Qm2";
+const CHART_VERSION = "2026.11.21";
+
+describe("infra host end to end on 127.0.0.1", function () {
+    this.timeout(180000);
+    const processes = new Processes();
+    let work: string;
+    let ca: TestCa;
+    let helm: string;
+    let helmEnv: NodeJS.ProcessEnv;
+    const ports = { upstream: 0, registry: 0, charts: 0, files: 0 };
+    let nginxConf: string;
+
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-e2e-"));
+        // nginx workers drop privileges: the served tree must be readable by others (keys stay 0600).
+        fs.chmodSync(work, 0o755);
+        ca = makeCa(work, ["registry.erp.uno", "charts.erp.uno", "files.erp.uno"]);
+        for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
+        helm = helmBinary();
+        helmEnv = {
+            HELM_CONFIG_HOME: path.join(work, "helm", "config"),
+            HELM_CACHE_HOME: path.join(work, "helm", "cache"),
+            HELM_DATA_HOME: path.join(work, "helm", "data"),
+            HELM_REGISTRY_CONFIG: path.join(work, "helm", "registry.json"),
+        };
+        for (const dir of ["registry", "charts", "files", "nginx-temp"]) fs.mkdirSync(path.join(work, dir), { mode: 0o755 });
+
+        fs.writeFileSync(path.join(work, "htpasswd"), htpasswdLine(USER, PASSWORD));
+        fs.writeFileSync(
+            path.join(work, "registry.yml"),
+            registryConfig({
+                rootDirectory: path.join(work, "registry"),
+                listen: `127.0.0.1:${ports.upstream}`,
+                htpasswdPath: path.join(work, "htpasswd"),
+                realm: "ERP/1 e2e registry",
+            }),
+        );
+        const site = (name: string, port: number): Site => ({
+            serverName: `${name}.erp.uno`,
+            listenPort: port,
+            certificate: ca.serverCert,
+            certificateKey: ca.serverKey,
+        });
+        fs.writeFileSync(
+            path.join(work, "erpdc.conf"),
+            nginxSites({
+                registry: { ...site("registry", ports.registry), upstream: `127.0.0.1:${ports.upstream}` },
+                charts: { ...site("charts", ports.charts), root: path.join(work, "charts") },
+                files: { ...site("files", ports.files), root: path.join(work, "files") },
+            }),
+        );
+        const temp = path.join(work, "nginx-temp");
+        nginxConf = path.join(work, "nginx.conf");
+        fs.writeFileSync(
+            nginxConf,
+            [
+                ...(process.getuid?.() === 0 ? ["user nobody nogroup;"] : []),
+                "daemon off;",
+                "worker_processes 1;",
+                `pid ${path.join(work, "nginx.pid")};`,
+                `error_log ${path.join(work, "nginx-error.log")} info;`,
+                "events { worker_connections 64; }",
+                "http {",
+                "  access_log off;",
+                "  types { text/yaml yaml; application/gzip tgz; text/plain txt; }",
+                ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${temp}/${kind};`),
+                `  include ${path.join(work, "erpdc.conf")};`,
+                "}",
+                "",
+            ].join("\n"),
+        );
+    });
+
+    after(async () => {
+        await processes.stopAll();
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("the generated nginx configuration passes `nginx -t` with the generated certificates", () => {
+        const output = run("nginx", ["-t", "-c", nginxConf, "-e", path.join(work, "nginx-error.log")]);
+        assert.match(output, /syntax is ok/);
+        assert.match(output, /test is successful/);
+    });
+
+    it("starts the registry and nginx with that configuration", async () => {
+        processes.start("docker-registry", ["serve", path.join(work, "registry.yml")], path.join(work, "registry.log"));
+        await waitForPort(ports.upstream);
+        processes.start("nginx", ["-c", nginxConf, "-e", path.join(work, "nginx-error.log")], path.join(work, "nginx.log"));
+        await waitForPort(ports.registry);
+        await waitForPort(ports.charts);
+    });
+
+    const status = (url: string, ...extra: string[]) =>
+        run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca.caCert, ...extra, url]).trim();
+
+    it("answers /v2/ with 401 without credentials and 200 with them, over TLS the local CA vouches for", () => {
+        const url = `https://127.0.0.1:${ports.registry}/v2/`;
+        assert.equal(status(url), "401");
+        assert.equal(status(url, "-u", `${USER}:wrong-password`), "401");
+        assert.equal(status(url, "-u", `${USER}:${PASSWORD}`), "200");
+    });
+
+    it("refuses TLS to a client that does not trust the local CA", () => {
+        assert.throws(
+            () => run("curl", ["-sS", "-o", "/dev/null", `https://127.0.0.1:${ports.registry}/v2/`]),
+            (error: { status?: number }) => error.status === 60,
+        );
+    });
+
+    let chartPackage: string;
+    it("pushes a chart to the registry as OCI with helm and pulls it back with the same digest", () => {
+        run(helm, ["create", "erp-e2e"], { cwd: work, env: helmEnv });
+        const chartYaml = path.join(work, "erp-e2e", "Chart.yaml");
+        fs.writeFileSync(chartYaml, fs.readFileSync(chartYaml, "utf8").replace(/^version: .*$/m, `version: ${CHART_VERSION}`));
+        const packaged = run(helm, ["package", path.join(work, "erp-e2e"), "-d", work], { env: helmEnv });
+        chartPackage = path.join(work, `erp-e2e-${CHART_VERSION}.tgz`);
+        assert.ok(fs.existsSync(chartPackage), packaged);
+
+        const registry = `127.0.0.1:${ports.registry}`;
+        run(helm, ["registry", "login", registry, "--username", USER, "--password-stdin", "--ca-file", ca.caCert], { env: helmEnv, input: PASSWORD });
+        const pushed = run(helm, ["push", chartPackage, `oci://${registry}/charts`, "--ca-file", ca.caCert], { env: helmEnv });
+        const pushDigest = /Digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+        assert.ok(pushDigest, pushed);
+
+        const pulledDir = fs.mkdtempSync(path.join(work, "pulled-oci-"));
+        const pulled = run(
+            helm,
+            ["pull", `oci://${registry}/charts/erp-e2e`, "--version", CHART_VERSION, "--ca-file", ca.caCert, "-d", pulledDir],
+            { env: helmEnv },
+        );
+        assert.equal(/Digest: (sha256:[0-9a-f]{64})/.exec(pulled)?.[1], pushDigest, pulled);
+        assert.equal(sha256(path.join(pulledDir, path.basename(chartPackage))), sha256(chartPackage));
+    });
+
+    it("serves a classic Helm repository that helm adds with the CA and pulls from", () => {
+        fs.copyFileSync(chartPackage, path.join(work, "charts", path.basename(chartPackage)));
+        const url = `https://127.0.0.1:${ports.charts}`;
+        run(helm, ["repo", "index", path.join(work, "charts"), "--url", url], { env: helmEnv });
+        for (const file of fs.readdirSync(path.join(work, "charts"))) fs.chmodSync(path.join(work, "charts", file), 0o644);
+
+        run(helm, ["repo", "add", "erp", url, "--ca-file", ca.caCert], { env: helmEnv });
+        const pulledDir = fs.mkdtempSync(path.join(work, "pulled-classic-"));
+        run(helm, ["pull", "erp/erp-e2e", "--version", CHART_VERSION, "-d", pulledDir], { env: helmEnv });
+        assert.equal(sha256(path.join(pulledDir, path.basename(chartPackage))), sha256(chartPackage));
+    });
+
+    it("makes helm without the CA fail TLS against the chart repository", () => {
+        assert.throws(
+            () => run(helm, ["repo", "add", "untrusted", `https://127.0.0.1:${ports.charts}`], { env: helmEnv }),
+            /certificate|x509|tls/i,
+        );
+    });
+});
+
+function sha256(file: string): string {
+    return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}

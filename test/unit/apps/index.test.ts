@@ -1,0 +1,123 @@
+// The apps layer under the mock engine, and the pure value composition and capacity check.
+import { strict as assert } from "assert";
+import bcrypt from "bcryptjs";
+import { loadChart } from "../../../apps/catalog";
+import { capacityProblem, composeValues, effectiveValues, requested } from "../../../apps/values";
+import { ConfigError } from "../../../config";
+import { SECRET_MARK, runStack, type RecordedResource } from "../../../render/engine";
+import { fromConfigMap } from "../../../render/stackConfig";
+import { bcryptHash } from "../../../lib/bcrypt";
+import { baselineRun, dependsOn, find, runStackFile, stackDocument } from "../../helpers";
+
+
+describe("apps layer (production, update)", () => {
+    let run: Awaited<ReturnType<typeof runStackFile>>;
+    before(async () => (run = await baselineRun("production")));
+
+    it("installs ArgoCD from the internal chart server, pinned, with every image from the internal registry, after the cluster is up", () => {
+        const release = find(run.resources, "argocd");
+        assert.equal(release.type, "kubernetes:helm.sh/v3:Release");
+        assert.equal(release.inputs.chart, "argo-cd");
+        assert.equal(release.inputs.version, "7.7.11");
+        assert.deepEqual(release.inputs.repositoryOpts, { repo: "https://charts.erp.uno" });
+        const values = release.inputs.values as any;
+        assert.equal(values.global.image.repository, "registry.erp.uno/argoproj/argocd");
+        assert.equal(values.redis.image.repository, "registry.erp.uno/docker/library/redis");
+        assert.equal(values.server.ingress.hostname, "argocd.erp.uno");
+        assert.equal(values.configs.secret.argocdServerAdminPassword, SECRET_MARK);
+        assert.equal(release.provider, find(run.resources, "kubernetes").urn);
+        assert.ok(dependsOn(run.resources, "argocd", "kubespray"), "the release does not wait for Kubespray");
+        assert.ok(release.dependencies.includes(find(run.resources, "argocd-server-tls").urn));
+    });
+
+    it("limits the AppProject to the internal chart server and the six ERP namespaces", () => {
+        const project = find(run.resources, "erp-project");
+        const spec = project.inputs.spec as any;
+        assert.deepEqual(spec.sourceRepos, ["https://charts.erp.uno"]);
+        assert.deepEqual(spec.destinations.map((d: any) => d.namespace), ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"]);
+        assert.deepEqual(spec.clusterResourceWhitelist, []);
+        assert.ok(project.dependencies.includes(find(run.resources, "argocd").urn));
+    });
+
+    it("syncs erp-uno automatically with prune, self-heal, CreateNamespace and retries, from the published chart", () => {
+        const application = find(run.resources, "erp-uno");
+        const spec = application.inputs.spec as any;
+        const chart = loadChart();
+        assert.deepEqual(spec.source.repoURL, "https://charts.erp.uno");
+        assert.equal(spec.source.chart, "erp-uno");
+        assert.equal(spec.source.targetRevision, chart.version);
+        assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
+        assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
+        assert.equal(spec.syncPolicy.retry.limit, 5);
+        assert.equal(spec.source.helm.valuesObject.global.registry, "registry.erp.uno");
+        for (const name of ["publish-erp-uno", "erp-project", "erp-tls-cert", "erp-apps"]) {
+            assert.ok(application.dependencies.includes(find(run.resources, name).urn), `Application does not wait for ${name}`);
+        }
+    });
+
+    it("brings the namespaces up in tier order", () => {
+        const order = ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"];
+        for (let i = 1; i < order.length; i++) {
+            assert.ok(find(run.resources, order[i] as string).dependencies.includes(find(run.resources, order[i - 1] as string).urn), order[i]);
+        }
+    });
+
+    it("publishes the chart only when its content changes, with the registry password and key as secrets", async () => {
+        const publish = find(run.resources, "publish-erp-uno");
+        const environment = publish.inputs.environment as Record<string, string>;
+        assert.equal(environment.CHART_SHA256, loadChart().contentSha256);
+        assert.equal(environment.REGISTRY_PASSWORD, SECRET_MARK);
+        assert.equal(environment.SSH_KEY, SECRET_MARK);
+        const again = await runStackFile("production");
+        assert.deepEqual(find(again.resources, "publish-erp-uno").inputs, publish.inputs);
+    });
+
+    it("exports the ArgoCD admin password only as a secret", () => {
+        assert.equal(run.outputs.argocdAdminPassword?.secret, true);
+        assert.equal(run.outputs.argocdUrl?.value, "https://argocd.erp.uno");
+    });
+});
+
+describe("apps values and capacity", () => {
+    const chart = loadChart();
+    const input = { domain: "erp.uno", portalHost: "portal.erp.uno", environment: "production", registry: "registry.erp.uno", imageVersion: "2026.11.1" };
+
+    it("enables the whole catalog in full and a light subset in dev, one replica each", () => {
+        const full = effectiveValues(chart, composeValues(chart, { ...input, profile: "full" }));
+        const enabled = (values: typeof full) => Object.values(values.services).flatMap((members) => Object.entries(members).filter(([, s]) => s.enabled));
+        assert.equal(enabled(full).length, 30);
+        assert.equal(full.services["erp-services"]?.["nitro-portal"]?.replicas, 2);
+        const light = effectiveValues(chart, composeValues(chart, { ...input, profile: "light" }));
+        assert.equal(enabled(light).length, 9);
+        for (const [, service] of enabled(light) as [string, { replicas: number; hpa: unknown }][]) {
+            assert.equal(service.replicas, 1);
+            assert.equal(service.hpa, null);
+        }
+    });
+
+    it("counts requests at the HPA minimum and refuses a cluster that cannot hold them", () => {
+        const need = requested(effectiveValues(chart, composeValues(chart, { ...input, profile: "full" })));
+        assert.ok(need.pods >= 33);
+        assert.equal(capacityProblem(need, [{ cores: 8, memoryMiB: 32768 }], "full"), undefined);
+        assert.match(capacityProblem(need, [{ cores: 2, memoryMiB: 4096 }], "full") ?? "", /request [\d.]+ CPU .* can allocate [\d.-]+ CPU .* add workers/);
+    });
+
+    it("stops a stack whose workers are too small before any resource is registered", async () => {
+        const document = stackDocument("production");
+        Object.assign((document["erpdc:vms"] as { workers: object }).workers, { cores: 1, memoryMiB: 2048 });
+        const offline = fromConfigMap(document);
+        const recorded: RecordedResource[] = [];
+        await assert.rejects(runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys }, recorded), (error: unknown) => {
+            assert.ok(error instanceof ConfigError);
+            assert.match(error.message, /apps: the full profile's components request .* add workers/);
+            return true;
+        });
+        assert.equal(recorded.length, 0);
+    });
+
+    it("hashes the admin password with bcrypt, the same way every time", () => {
+        const hash = bcryptHash("s3cret", "argocd-admin");
+        assert.ok(bcrypt.compareSync("s3cret", hash));
+        assert.equal(bcryptHash("s3cret", "argocd-admin"), hash);
+    });
+});

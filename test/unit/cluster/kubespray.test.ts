@@ -1,0 +1,172 @@
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import YAML from "yaml";
+import { compatibilityProblems } from "../../../cluster/compatibility";
+import { kubeconfigForEndpoint } from "../../../cluster";
+import { groupVars, inventory, inventoryFiles, manifest, MIRRORED_REGISTRIES, type Manifest } from "../../../cluster/kubespray";
+import type { ClusterPlan } from "../../../cluster/plan";
+import { isInternalHost } from "../../../lib/net";
+import { ROOT } from "../../../render/stackConfig";
+import { plannedStack, STACKS } from "../../helpers";
+
+const clusterPlan = (stack: string, edit?: (raw: Record<string, any>) => void): ClusterPlan => plannedStack(stack, edit).cluster;
+
+const groupHosts = (config: ClusterPlan, group: string) =>
+    Object.keys(((inventory(config) as any).all.children[group].hosts as Record<string, null>) ?? {}).sort();
+
+describe("Kubespray inventory", () => {
+    it("puts the production control plane in kube_control_plane and etcd, with member names, and the workers in kube_node", () => {
+        const config = clusterPlan("production");
+        assert.deepEqual(groupHosts(config, "kube_control_plane"), ["k8s-control1", "k8s-control2", "k8s-control3"]);
+        assert.deepEqual(groupHosts(config, "etcd"), ["k8s-control1", "k8s-control2", "k8s-control3"]);
+        assert.deepEqual(groupHosts(config, "kube_node"), ["k8s-worker1", "k8s-worker2", "k8s-worker3"]);
+        const hosts = (inventory(config) as any).all.hosts;
+        assert.deepEqual(hosts["k8s-control2"], { ansible_host: "10.0.0.12", ip: "10.0.0.12", access_ip: "10.0.0.12", etcd_member_name: "etcd2" });
+        assert.equal(hosts.infra1, undefined);
+    });
+
+    it("puts the dev all-in-one node in every group", () => {
+        const config = clusterPlan("dev");
+        for (const group of ["kube_control_plane", "etcd", "kube_node"]) {
+            assert.deepEqual(groupHosts(config, group), ["k8s-control1"], group);
+        }
+    });
+});
+
+describe("Kubespray group_vars", () => {
+    const config = clusterPlan("production");
+    const vars = groupVars(config);
+    const offline = vars["all/offline.yml"] as Record<string, any>;
+    const cluster = vars["k8s_cluster/k8s-cluster.yml"] as Record<string, any>;
+    const addons = vars["k8s_cluster/addons.yml"] as Record<string, any>;
+
+    it("points every image and download at the contour, and no value names a public host", () => {
+        const substitute = (text: string) => text.replace(/\{\{ files_repo \}\}/g, offline.files_repo).replace(/\{\{ registry_host \}\}/g, offline.registry_host);
+        const text = substitute(Object.values(inventoryFiles(config)).join("\n"));
+        const urls = [...text.matchAll(/https?:\/\/([^/\s"':]+)/g)].map((m) => m[1] as string);
+        assert.ok(urls.length >= 5);
+        for (const host of urls) {
+            assert.ok(isInternalHost(host, ["erp.uno"]), `public host ${host} in group_vars`);
+        }
+        for (const key of ["kube_image_repo", "gcr_image_repo", "github_image_repo", "docker_image_repo", "quay_image_repo"]) {
+            assert.equal(substitute(offline[key]), "registry.erp.uno", key);
+        }
+        for (const key of ["github_url", "dl_k8s_io_url", "storage_googleapis_url", "get_helm_url"]) {
+            assert.match(substitute(offline[key]), /^https:\/\/files\.erp\.uno\/[a-z0-9.]+$/, key);
+        }
+    });
+
+    it("sends every upstream registry through the internal registry, verifying TLS", () => {
+        assert.deepEqual(offline.containerd_registries_mirrors.map((m: any) => m.prefix), [...MIRRORED_REGISTRIES]);
+        for (const mirror of offline.containerd_registries_mirrors) {
+            assert.deepEqual(mirror.mirrors, [{ host: "https://registry.erp.uno", capabilities: ["pull", "resolve"], skip_verify: false }]);
+        }
+    });
+
+    it("installs containerd, Calico, the API behind kube-vip with its name in the certificate, MetalLB L2, ingress-nginx and local-path", () => {
+        assert.equal(cluster.container_manager, "containerd");
+        assert.equal(cluster.kube_network_plugin, "calico");
+        assert.equal(cluster.kube_version, "1.32.5");
+        assert.equal(cluster.kube_vip_address, "10.0.0.10");
+        assert.ok(cluster.supplementary_addresses_in_ssl_keys.includes("api.erp.uno"));
+        assert.equal(cluster.kube_proxy_strict_arp, true);
+        assert.deepEqual(addons.metallb_config.address_pools.primary.ip_range, ["10.0.0.30-10.0.0.49"]);
+        assert.equal(addons.local_path_provisioner_storage_class, "local-path");
+        assert.equal(addons.ingress_nginx_enabled, true);
+        assert.equal(addons.cert_manager_enabled, false);
+    });
+
+    it("writes kube_version with a v for Kubespray before v2.28 and without from v2.28", () => {
+        const old = clusterPlan("production", (raw) => {
+            raw.kubernetes.kubesprayVersion = "v2.27.0";
+            raw.kubernetes.kubeVersion = "1.31.4";
+        });
+        assert.equal((groupVars(old)["k8s_cluster/k8s-cluster.yml"] as any).kube_version, "v1.31.4");
+    });
+});
+
+describe("Kubespray compatibility table", () => {
+    it("accepts the stacks' combination and refuses unsupported ones with the fix", () => {
+        assert.deepEqual(compatibilityProblems("v2.28.0", "1.32.5", "2.16.14"), []);
+        assert.match(compatibilityProblems("v2.25.0", "1.29.0", "2.16.14").join(), /Ubuntu 24\.04, which Kubespray supports from v2\.26\.0/);
+        assert.match(compatibilityProblems("v2.30.0", "1.32.5", "2.16.14").join(), /not in the compatibility table/);
+        assert.match(compatibilityProblems("v2.28.0", "1.29.3", "2.16.14").join(), /supports Kubernetes 1\.30 to 1\.32/);
+        assert.match(compatibilityProblems("v2.28.0", "v1.32.5", "2.16.14").join(), /write it without the "v"/);
+        assert.match(compatibilityProblems("v2.28.0", "1.32.5", "2.18.1").join(), /needs ansible-core >= 2\.16\.4 and < 2\.17\.5/);
+    });
+});
+
+describe("kubeconfig", () => {
+    it("points the admin kubeconfig at the API endpoint and refuses an empty answer", () => {
+        const conf = "apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://10.0.0.11:6443\n";
+        assert.equal(YAML.parse(kubeconfigForEndpoint(conf, "https://api.erp.uno:6443")).clusters[0].cluster.server, "https://api.erp.uno:6443");
+        assert.throws(() => kubeconfigForEndpoint("", "https://api.erp.uno:6443"), /returned no kubeconfig/);
+    });
+});
+
+// The planner runs on the Ansible host (Python); the table drives it with manifests the program makes.
+function plan(previous: Manifest | null, current: Manifest): { runs?: any[]; error?: string } {
+    const script = [
+        "import json, sys",
+        `sys.path.insert(0, ${JSON.stringify(path.join(ROOT, "cluster", "files"))})`,
+        "from kubespray_run import plan_runs, PlanError",
+        "data = json.load(sys.stdin)",
+        "try: print(json.dumps({'runs': plan_runs(data['previous'], data['current'])}))",
+        "except PlanError as e: print(json.dumps({'error': str(e)}))",
+    ].join("\n");
+    // No bytecode cache written into the source tree.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current }), encoding: "utf8", env }));
+}
+const playbooks = (result: { runs?: any[] }) => (result.runs ?? []).map((run) => [run.playbook, run.limit ?? null, run.extraVars?.node ?? null]);
+
+describe("lifecycle: which playbook runs for which change", () => {
+    const base = manifest(clusterPlan("production"));
+    const edited = (edit: (raw: Record<string, any>) => void) => manifest(clusterPlan("production", edit));
+    const withWorkers = (addresses: string[]) => edited((raw) => Object.assign(raw.vms.workers, { count: addresses.length, addresses }));
+
+    const table: [string, Manifest | null, Manifest, (string | null)[][] | RegExp][] = [
+        ["a new cluster", null, base, [["cluster.yml", null, null]]],
+        ["nothing relevant changed", base, manifest(clusterPlan("production", (raw) => (raw.dns.ttl = 600))), []],
+        ["a worker added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
+        ["two workers added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24", "10.0.0.25"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4,k8s-worker5", null]]],
+        ["a worker removed", base, withWorkers(["10.0.0.21", "10.0.0.22"]), [["remove-node.yml", null, "k8s-worker3"]]],
+        ["a worker moved to another address", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.53"]), [["remove-node.yml", null, "k8s-worker3"], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker3", null]]],
+        ["a patch upgrade of Kubernetes", base, edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")), [["upgrade-cluster.yml", null, null]]],
+        ["a new Kubespray release", base, { ...base, kubesprayVersion: "v2.29.0" }, [["upgrade-cluster.yml", null, null]]],
+        ["a cluster setting changed", base, edited((raw) => (raw.kubernetes.certManager = true)), [["cluster.yml", null, null]]],
+        ["an upgrade and a new worker together", base, { ...withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), kubeVersion: "1.32.7" }, [["upgrade-cluster.yml", null, null], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
+        ["a downgrade", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")), base, /cannot be downgraded/],
+        ["a skipped minor version", { ...base, kubeVersion: "1.30.2" }, base, /upgrade one minor version at a time/],
+        ["a control-plane change", base, { ...base, controlPlane: { ...base.controlPlane, "k8s-control4": "10.0.0.14" } }, /manual procedure/],
+    ];
+
+    for (const [change, previous, current, expected] of table) {
+        it(`${change}: ${expected instanceof RegExp ? "refused" : JSON.stringify(expected.map((e) => e.filter(Boolean).join(" ")))}`, () => {
+            const result = plan(previous, current);
+            if (expected instanceof RegExp) {
+                assert.match(result.error ?? "", expected);
+            } else {
+                assert.equal(result.error, undefined);
+                assert.deepEqual(playbooks(result), expected);
+            }
+        });
+    }
+
+    it("gives remove-node the removed worker's address, which the new inventory no longer has", () => {
+        const result = plan(base, withWorkers(["10.0.0.21", "10.0.0.22"]));
+        assert.deepEqual(result.runs?.[0].removedHosts, { "k8s-worker3": "10.0.0.23" });
+    });
+
+    it("keeps the versions out of the configuration hash", () => {
+        assert.equal(edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")).varsHash, base.varsHash);
+        assert.notEqual(edited((raw) => (raw.kubernetes.podCidr = "10.240.0.0/16")).varsHash, base.varsHash);
+    });
+
+    it("is fed by the committed stacks without error", () => {
+        for (const stack of STACKS) {
+            assert.deepEqual(playbooks(plan(null, manifest(clusterPlan(stack)))), [["cluster.yml", null, null]], stack);
+        }
+    });
+});

@@ -1,0 +1,197 @@
+// The real program under Pulumi's mock engine, for every committed stack, in preview and update mode.
+import { strict as assert } from "assert";
+import type { ProxmoxPlan } from "../../proxmox/plan";
+import { SECRET_MARK, type RecordedResource } from "../../render/engine";
+import { PLACEHOLDERS } from "../../render/stackConfig";
+import { addProductionWorker, baselineRun, byType, find, plannedStack, runStackFile, STACKS } from "../helpers";
+
+const VM = "proxmoxve:index/vmLegacy:VmLegacy";
+
+for (const stack of STACKS) {
+    for (const preview of [true, false]) {
+        describe(`the ${stack} stack (${preview ? "preview" : "update"})`, () => {
+            let resources: readonly RecordedResource[];
+            let outputs: Awaited<ReturnType<typeof runStackFile>>["outputs"];
+            let config: ProxmoxPlan;
+            const urnOf = (name: string) => find(resources, name).urn;
+
+            before(async () => {
+                const run = preview ? await runStackFile(stack, { preview }) : await baselineRun(stack);
+                resources = run.resources;
+                outputs = run.outputs;
+                config = plannedStack(stack).proxmox;
+            });
+
+            it("puts every resource in a layer component, and every Proxmox resource behind one explicit provider", () => {
+                const components = resources.filter((r) => !r.custom);
+                assert.deepEqual(components.map((c) => c.type).sort(), [
+                    "erpdc:apps:ErpApps",
+                    "erpdc:cluster:Kubespray",
+                    "erpdc:dns:SynrcNs",
+                    "erpdc:infra:InfraServices",
+                    "erpdc:infra:LocalCa",
+                    "erpdc:infra:ProxmoxLayer",
+                ]);
+                for (const component of components) {
+                    assert.equal(component.parent, undefined, `${component.name} is not a top-level layer`);
+                }
+                const layer = find(resources, "proxmox");
+                const provider = find(resources, "proxmoxve");
+                for (const resource of resources.filter((r) => r.custom)) {
+                    assert.ok(components.some((c) => c.urn === resource.parent), `${resource.name} is outside every layer`);
+                    if (resource.type.startsWith("proxmoxve:")) {
+                        assert.equal(resource.parent, layer.urn);
+                        assert.equal(resource.provider, provider.urn, `${resource.name} does not use the explicit provider`);
+                    }
+                }
+            });
+
+            it("builds one thin-provisioned cloud-init template per host that runs VMs, from the checksummed image", () => {
+                const templates = byType(resources, VM).filter((r) => r.inputs.template === true);
+                const hostsWithVms = [...new Set(config.vms.map((vm) => vm.host))].sort();
+                assert.deepEqual(templates.map((t) => t.inputs.nodeName).sort(), hostsWithVms);
+                for (const template of templates) {
+                    const image = resources.find(
+                        (r) => r.type === "proxmoxve:download/fileLegacy:FileLegacy" && r.inputs.nodeName === template.inputs.nodeName,
+                    );
+                    assert.ok(image, `no image download on ${template.inputs.nodeName}`);
+                    assert.equal(image.inputs.checksum, config.image.checksum);
+                    assert.equal(image.inputs.checksumAlgorithm, "sha256");
+                    assert.equal(image.inputs.url, config.image.url);
+                    assert.ok(template.dependencies.includes(image.urn));
+                    const inputs = template.inputs as any;
+                    assert.equal(inputs.scsiHardware, "virtio-scsi-single");
+                    assert.deepEqual(inputs.serialDevices, [{ device: "socket" }]);
+                    assert.equal(inputs.agent.enabled, true);
+                    assert.equal(inputs.initialization.interface, "ide2");
+                    assert.equal(inputs.disks[0].datastoreId, config.datastores.disks.id);
+                    assert.equal(inputs.disks[0].discard, "on");
+                }
+            });
+
+            it("full-clones every VM from the template on its own host, with retries, onto the planned host", () => {
+                const clones = byType(resources, VM).filter((r) => r.inputs.template !== true);
+                assert.deepEqual(clones.map((c) => c.name).sort(), config.vms.map((vm) => vm.name).sort());
+                for (const vm of config.vms) {
+                    const clone = find(resources, vm.name);
+                    const inputs = clone.inputs as any;
+                    assert.equal(inputs.nodeName, vm.host);
+                    assert.equal(inputs.vmId, vm.vmId);
+                    assert.equal(inputs.clone.full, true);
+                    assert.equal(inputs.clone.retries, config.clones.retries);
+                    assert.equal(inputs.clone.nodeName, vm.host);
+                    assert.ok(clone.dependencies.includes(urnOf(`template-${vm.host}`)));
+                    assert.deepEqual(inputs.tags, [...vm.tags]);
+                    assert.equal(inputs.networkDevices[0].macAddress, vm.macAddress);
+                    assert.equal(inputs.networkDevices[0].bridge, config.nic.bridge);
+                    assert.ok(clone.dependencies.includes(urnOf(`${vm.name}-user-data`)));
+                    assert.ok(clone.dependencies.includes(urnOf(`${vm.name}-network-config`)));
+                }
+            });
+
+            it("never puts two control-plane nodes on one host when there are enough hosts", () => {
+                const hosts = config.vms.filter((vm) => vm.role === "controlPlane").map((vm) => (find(resources, vm.name).inputs as any).nodeName);
+                assert.equal(new Set(hosts).size, Math.min(hosts.length, config.hosts.length));
+            });
+
+            it("bounds the full clones running at once on each host", () => {
+                const parallel = config.clones.parallelPerHost;
+                for (const host of config.hosts) {
+                    const onHost = config.vms.filter((vm) => vm.host === host.name).map((vm) => find(resources, vm.name));
+                    const unqueued = onHost.filter((clone) => !onHost.some((other) => clone.dependencies.includes(other.urn)));
+                    assert.ok(unqueued.length <= parallel, `${unqueued.length} clones start at once on ${host.name}`);
+                }
+            });
+
+            it("protects VMs exactly in production and ignores HA moves and first-boot-only cloud-init", () => {
+                for (const vm of config.vms) {
+                    const clone = find(resources, vm.name);
+                    assert.equal(clone.protect, stack === "production");
+                    assert.equal((clone.inputs as any).protection, stack === "production");
+                    assert.deepEqual(clone.ignoreChanges, ["nodeName", "initialization.userDataFileId", "initialization.networkDataFileId"]);
+                }
+                for (const snippet of byType(resources, "proxmoxve:index/fileLegacy:FileLegacy")) {
+                    assert.equal(snippet.deleteBeforeReplace, true);
+                    assert.equal(snippet.inputs.contentType, "snippets");
+                }
+            });
+
+            it("makes the placement survive HA as the stack's HA mode says", () => {
+                const haResources = byType(resources, "index/haresource:Haresource");
+                const rules = byType(resources, "index/harule:Harule");
+                const groups = byType(resources, "index/hagroup:Hagroup");
+                switch (config.haMode) {
+                    case "none":
+                        assert.equal(haResources.length + rules.length + groups.length, 0);
+                        break;
+                    case "rules": {
+                        assert.equal(haResources.length, config.vms.length);
+                        assert.equal(groups.length, 0);
+                        const controlPlane = rules.find((rule) => rule.name.includes("control-plane"));
+                        assert.ok(controlPlane);
+                        assert.equal(controlPlane.inputs.type, "resource-affinity");
+                        assert.equal(controlPlane.inputs.affinity, "negative");
+                        if (!preview) {
+                            const ids = config.vms.filter((vm) => vm.role === "controlPlane").map((vm) => `vm:${vm.vmId}`);
+                            assert.deepEqual(controlPlane.inputs.resources, ids);
+                        }
+                        // Proxmox only accepts rules over resources HA already manages.
+                        for (const rule of rules) {
+                            assert.ok(rule.dependencies.some((urn) => haResources.some((r) => r.urn === urn)));
+                        }
+                        break;
+                    }
+                    case "groups":
+                        assert.equal(haResources.length, config.vms.length);
+                        assert.equal(rules.length, 0);
+                        for (const vm of config.vms) {
+                            const group = find(resources, `ha-group-${vm.host}`);
+                            assert.equal((group.inputs.nodes as Record<string, number>)[vm.host], 2);
+                            assert.ok(find(resources, `ha-${vm.name}`).dependencies.includes(group.urn));
+                        }
+                        break;
+                }
+            });
+
+            it("exports the inventory and the public key in the clear and the private key only as a secret", () => {
+                assert.deepEqual(
+                    outputs.inventory?.value,
+                    config.vms.map((vm) => ({ name: vm.name, fqdn: vm.fqdn, role: vm.role, proxmoxHost: vm.host, address: vm.address, vmId: vm.vmId })),
+                );
+                assert.equal(outputs.inventory?.secret, false);
+                assert.equal(outputs.sshPrivateKey?.secret, true);
+                assert.equal(outputs.sshPublicKey?.secret, false);
+                if (preview) {
+                    assert.equal(outputs.sshPublicKey?.known, false);
+                } else {
+                    assert.match(String(outputs.sshPublicKey?.value), /^ssh-ed25519 [A-Za-z0-9+/=]+\n?$/);
+                }
+            });
+
+            it("hands the API token to the provider as a secret and nowhere else", () => {
+                assert.equal(find(resources, "proxmoxve").inputs.apiToken, SECRET_MARK);
+                const everything = JSON.stringify(resources);
+                assert.ok(!everything.includes(PLACEHOLDERS["proxmoxve:apiToken"] as string));
+                assert.ok(!everything.includes("PRIVATE KEY"));
+            });
+        });
+    }
+}
+
+describe("determinism", () => {
+    it("gives identical resource inputs for the same config", async () => {
+        const first = await baselineRun("production");
+        const second = await runStackFile("production");
+        assert.deepEqual(second.resources, first.resources);
+        assert.deepEqual(await second.artifacts.collect(), await first.artifacts.collect());
+    });
+
+    it("moves no existing VM and changes no existing VM's inputs when a worker is added", async () => {
+        const before = await baselineRun("production");
+        const after = await runStackFile("production", { edit: addProductionWorker });
+        for (const resource of before.resources.filter((r) => r.type === VM)) {
+            assert.deepEqual(find(after.resources, resource.name).inputs, resource.inputs, `${resource.name} changed`);
+        }
+        assert.ok(find(after.resources, "k8s-worker4"));
+    });
+});

@@ -1,0 +1,80 @@
+// The DNS and infra-service layers under the mock engine.
+import { strict as assert } from "assert";
+import { zoneFileJson } from "../../../dns/zone";
+import { SECRET_MARK, type RecordedResource } from "../../../render/engine";
+import { addProductionWorker, baselineRun, dependsOn, find, plannedStack, runStackFile } from "../../helpers";
+
+const twoInfra = (d: Record<string, any>) => {
+    d["erpdc:vms"].infra.count = 2;
+    d["erpdc:vms"].infra.addresses = ["10.0.0.5", "10.0.0.6"];
+};
+const stdinFiles = (resource: RecordedResource) => JSON.parse(resource.inputs.stdin as string).files as { path: string; content: string }[];
+
+describe("infra host layers (production, update)", () => {
+    let resources: readonly RecordedResource[];
+    let outputs: Awaited<ReturnType<typeof runStackFile>>["outputs"];
+    let artifacts: Map<string, string>;
+    before(async () => {
+        const run = await baselineRun("production");
+        resources = run.resources;
+        outputs = run.outputs;
+        artifacts = await run.artifacts.collect();
+    });
+
+    it("ships exactly the generated zone to synrc/ns, after installing it on a VM that finished its first boot", () => {
+        const config = plannedStack("production");
+        const zone = find(resources, "infra1-zone");
+        assert.deepEqual(stdinFiles(zone), [{ path: "/var/lib/synrc-ns/zones/erp.uno.zone.json", content: zoneFileJson(config.dns.zone), owner: "synrc-ns", group: "synrc-ns" }]);
+        assert.match(zone.inputs.create as string, /systemctl restart synrc-ns/);
+        assert.ok(dependsOn(resources, "infra1-zone", "infra1-synrc-ns"));
+        assert.ok(dependsOn(resources, "infra1-synrc-ns", "infra1-ready"));
+        assert.ok(dependsOn(resources, "infra1-ready", "infra1"));
+        assert.equal(artifacts.get("dns/erp.uno.zone.json"), zoneFileJson(config.dns.zone));
+    });
+
+    it("runs the registry and nginx on the first infra VM, with keys and passwords only in secret inputs", () => {
+        for (const name of ["infra1-registry", "infra1-nginx"]) {
+            const service = find(resources, name);
+            assert.equal(service.inputs.stdin, SECRET_MARK, `${name} stdin`);
+            const connection = service.inputs.connection as Record<string, unknown> | typeof SECRET_MARK;
+            assert.ok(connection === SECRET_MARK || (connection as Record<string, unknown>).privateKey === SECRET_MARK, `${name} connection: ${JSON.stringify(connection)}`);
+            assert.ok(dependsOn(resources, name, "infra1-ready"));
+        }
+        assert.match(find(resources, "infra1-nginx").inputs.create as string, /nginx -t/);
+        assert.equal(outputs.registryPassword?.secret, true);
+        assert.equal(outputs.caCertificate?.secret, false);
+        assert.deepEqual(outputs.registry?.value, { host: "registry.erp.uno", username: "erpdc" });
+    });
+
+    it("puts the local CA into every VM's first-boot trust store", () => {
+        const ca = String(outputs.caCertificate?.value);
+        for (const [file, content] of artifacts) {
+            if (file.endsWith("/user-data")) {
+                assert.ok(content.includes("ca_certs:") && content.includes(ca.split("\n")[1] as string), file);
+            }
+        }
+    });
+
+    it("mounts the data disk on the infra VM only", () => {
+        assert.match(artifacts.get("cloud-init/infra1/user-data") as string, /mounts:\n\s+- - LABEL=erp-data\n\s+- \/srv/);
+        assert.ok(!(artifacts.get("cloud-init/k8s-worker1/user-data") as string).includes("fs_setup"));
+    });
+});
+
+describe("infra host layers when the inventory changes", () => {
+    it("restarts the two DNS servers one after the other", async () => {
+        const { resources } = await runStackFile("production", { edit: twoInfra });
+        assert.ok(dependsOn(resources, "infra2-zone", "infra1-zone"));
+        assert.ok(!dependsOn(resources, "infra1-zone", "infra2-zone"));
+        assert.equal(resources.filter((r) => r.name.endsWith("-registry")).length, 1);
+    });
+
+    it("re-ships the zone, and nothing else on the infra VM, when a worker is added", async () => {
+        const before = await baselineRun("production");
+        const after = await runStackFile("production", { edit: addProductionWorker });
+        assert.notDeepEqual(find(after.resources, "infra1-zone").inputs, find(before.resources, "infra1-zone").inputs);
+        for (const name of ["infra1-synrc-ns", "infra1-registry", "infra1-nginx", "infra1-ready"]) {
+            assert.deepEqual(find(after.resources, name).inputs, find(before.resources, name).inputs, name);
+        }
+    });
+});
