@@ -120,6 +120,7 @@ export class ErpApps extends pulumi.ComponentResource {
                     REGISTRY_PASSWORD: services.registryPassword,
                     CA_PEM: ca.certificatePem,
                     CHARTS_URL: services.chartsUrl,
+                    CHARTS_ROOT: services.chartsRoot,
                     INFRA_HOST: chartHost.address,
                     ADMIN_USER: adminUser,
                     SSH_KEY: pulumi.secret(proxmox.adminKey.privateKeyOpenssh),

@@ -12,10 +12,10 @@ export const THIN_DATASTORE_TYPES = ["lvmthin", "zfspool"] as const;
 
 const integer = (min: number, max: number) => z.int().min(min).max(max);
 
-const datastore = (what: string) =>
+const datastore = (what: string, example: string) =>
     z.strictObject({
-        id: z.string().min(1).describe(`Proxmox storage ID of the ${what}, e.g. "local-lvm"`),
-        shared: z.boolean().default(false).describe("true when every host sees the same storage (Ceph, NFS, ...); default false"),
+        id: z.string().min(1).describe(`Proxmox storage ID of the ${what}, e.g. "${example}"`),
+        shared: z.boolean().default(false).describe("true when every host sees the same storage (Ceph, NFS, ...)"),
     });
 
 const proxmoxHost = z.strictObject({
@@ -36,15 +36,15 @@ const proxmox = z.strictObject({
     controlPlaneAntiAffinity: z
         .enum(["strict", "preferred"])
         .default("strict")
-        .describe('"strict" (default: one control-plane node per host, or an error) or "preferred"'),
-    memoryReserveGiB: z.number().min(0).default(4).describe("memory kept free on every host for Proxmox and the ZFS ARC; default 4"),
-    cpuOvercommit: z.number().min(1).max(16).default(2).describe("vCPUs scheduled per physical core; default 2"),
+        .describe('"strict" (one control-plane node per host, or an error) or "preferred"'),
+    memoryReserveGiB: z.number().min(0).default(4).describe("memory kept free on every host for Proxmox and the ZFS ARC"),
+    cpuOvercommit: z.number().min(1).max(16).default(2).describe("vCPUs scheduled per physical core"),
     datastores: z.strictObject({
-        disks: datastore("VM disks").extend({
+        disks: datastore("VM disks", "local-zfs").extend({
             type: z.string().describe('storage type of the VM disks: "lvmthin" or "zfspool" (thin provisioning only)'),
         }),
-        images: datastore("downloaded cloud image"),
-        snippets: datastore("cloud-init snippets"),
+        images: datastore("downloaded cloud image", "local"),
+        snippets: datastore("cloud-init snippets", "local"),
     }),
     network: z.strictObject({
         bridge: z
@@ -55,19 +55,19 @@ const proxmox = z.strictObject({
         mtu: integer(576, 9216).optional().describe("MTU of the VMs' NIC; the bridge's when absent"),
     }),
     ssh: z
-        .strictObject({ username: z.string().min(1).default("root").describe("SSH user on the hosts for snippet uploads; default root") })
+        .strictObject({ username: z.string().min(1).default("root").describe("SSH user on the hosts for snippet uploads") })
         .default({ username: "root" }),
     clones: z
         .strictObject({
-            retries: integer(0, 10).default(3).describe("how often the provider retries a failed full clone; default 3"),
-            parallelPerHost: integer(1, 16).default(2).describe("full clones running at once per host (storage lock); default 2"),
+            retries: integer(0, 10).default(3).describe("how often the provider retries a failed full clone"),
+            parallelPerHost: integer(1, 16).default(2).describe("full clones running at once per host (storage lock)"),
         })
         .default({ retries: 3, parallelPerHost: 2 }),
 });
 
 const image = z.strictObject({
     url: z.string().describe("http(s) URL of the Ubuntu 24.04 cloud image on the internal mirror"),
-    checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256").describe('"sha256" (default) or "sha512"'),
+    checksumAlgorithm: z.enum(["sha256", "sha512"]).default("sha256").describe('"sha256" or "sha512"'),
     checksum: z.string().optional().describe("the image's checksum (required): Proxmox verifies the download against it"),
 });
 
@@ -94,8 +94,8 @@ const role = (label: string) =>
     });
 
 const vms = z.strictObject({
-    adminUser: z.string().default("erpadmin").describe("the admin user on every VM (SSH key only, sudo); default erpadmin"),
-    cpuType: z.string().default("x86-64-v2-AES").describe("the QEMU CPU type of every VM; default x86-64-v2-AES"),
+    adminUser: z.string().default("erpadmin").describe("the admin user on every VM (SSH key only, sudo)"),
+    cpuType: z.string().default("x86-64-v2-AES").describe("the QEMU CPU type of every VM"),
     template: z
         .strictObject({
             name: z.string().default("u24-cloud").describe("name of the cloud-init template (suffixed with the host when disks are local)"),
@@ -114,12 +114,12 @@ const mirrors = z.strictObject({
 
 const pki = z
     .strictObject({
-        algorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA").describe('key algorithm of the local CA and its certificates: "ECDSA" (default) or "RSA"'),
-        ecdsaCurve: z.enum(["P256", "P384"]).default("P256").describe('ECDSA curve: "P256" (default) or "P384"'),
-        rsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(3072).describe("RSA key size: 2048, 3072 (default) or 4096"),
-        caValidityDays: integer(30, 7300).default(3650).describe("validity of the local CA in days; default 3650"),
-        serverValidityDays: integer(1, 825).default(397).describe("validity of each server certificate in days; default 397"),
-        organization: z.string().min(1).default("ERP/1").describe("the organization in every certificate's subject; default ERP/1"),
+        algorithm: z.enum(["ECDSA", "RSA"]).default("ECDSA").describe('key algorithm of the local CA and its certificates: "ECDSA" or "RSA"'),
+        ecdsaCurve: z.enum(["P256", "P384"]).default("P256").describe('ECDSA curve: "P256" or "P384"'),
+        rsaBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(3072).describe("RSA key size: 2048, 3072 or 4096"),
+        caValidityDays: integer(30, 7300).default(3650).describe("validity of the local CA in days"),
+        serverValidityDays: integer(1, 825).default(397).describe("validity of each server certificate in days"),
+        organization: z.string().min(1).default("ERP/1").describe("the organization in every certificate's subject"),
     })
     .default({ algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 3072, caValidityDays: 3650, serverValidityDays: 397, organization: "ERP/1" });
 
@@ -131,8 +131,8 @@ const extraRecord = z.strictObject({
 });
 
 const dns = z.strictObject({
-    ttl: integer(30, 86400).default(300).describe("TTL of the generated records; default 300"),
-    memoryMaxMiB: integer(96, 4096).default(128).describe("systemd MemoryMax of synrc/ns; default 128 (it needs about 60 MB)"),
+    ttl: integer(30, 86400).default(300).describe("TTL of the generated records"),
+    memoryMaxMiB: integer(96, 4096).default(128).describe("systemd MemoryMax of synrc/ns"),
     nsArtifact: z.strictObject({
         url: z.string().describe("http(s) URL of the synrc/ns release tarball on the internal files mirror"),
         sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),
@@ -142,7 +142,7 @@ const dns = z.strictObject({
 
 const registry = z
     .strictObject({
-        username: z.string().default("erpdc").describe("the registry account (its password is generated and secret); default erpdc"),
+        username: z.string().default("erpdc").describe("the registry account (its password is generated and secret)"),
     })
     .default({ username: "erpdc" });
 
@@ -150,12 +150,12 @@ const kubernetes = z.strictObject({
     kubesprayVersion: z.string().describe("a Kubespray release tag in cluster/compatibility.ts, e.g. v2.28.0"),
     kubeVersion: z.string().describe('the Kubernetes version without a "v", e.g. 1.32.5'),
     ansibleCoreVersion: z.string().describe("the ansible-core the runner installs next to Kubespray's requirements"),
-    podCidr: z.string().default("10.233.64.0/18").describe("the pod network; default 10.233.64.0/18"),
-    serviceCidr: z.string().default("10.233.0.0/18").describe("the service network; default 10.233.0.0/18"),
-    clusterDomain: z.string().default("cluster.local").describe("the cluster's DNS domain; default cluster.local"),
+    podCidr: z.string().default("10.233.64.0/18").describe("the pod network"),
+    serviceCidr: z.string().default("10.233.0.0/18").describe("the service network"),
+    clusterDomain: z.string().default("cluster.local").describe("the cluster's DNS domain"),
     metallbPool: z.string().describe('the MetalLB L2 pool "first-last" on the node network; it must hold network.ingressAddress'),
-    certManager: z.boolean().default(false).describe("install cert-manager with Kubespray; default false"),
-    runner: z.enum(["local", "infra"]).default("infra").describe('where Ansible runs: "infra" (the first infra VM, default) or "local"'),
+    certManager: z.boolean().default(false).describe("install cert-manager with Kubespray"),
+    runner: z.enum(["local", "infra"]).default("infra").describe('where Ansible runs: "infra" (on the first infra VM) or "local" (where pulumi runs)'),
     kubespraySource: z.strictObject({
         url: z.string().describe("http(s) URL of the Kubespray release tarball on the internal files mirror"),
         sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),

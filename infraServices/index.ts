@@ -28,6 +28,8 @@ export class InfraServices extends pulumi.ComponentResource {
     readonly registryPassword: pulumi.Output<string>;
     readonly chartsUrl: string;
     readonly filesUrl: string;
+    /** The directory on the infra VM the classic chart repository serves. */
+    readonly chartsRoot: string;
     /** Done when the registry and nginx run with the current configuration. */
     readonly ready: readonly command.remote.Command[];
 
@@ -40,6 +42,7 @@ export class InfraServices extends pulumi.ComponentResource {
         this.registryUsername = plan.registryUsername;
         this.chartsUrl = `https://${names.charts}`;
         this.filesUrl = `https://${names.files}`;
+        this.chartsRoot = PATHS.charts;
 
         const password = new random.RandomPassword("registry-password", { length: 32, special: false }, { parent: this });
         this.registryPassword = pulumi.secret(password.result);

@@ -96,7 +96,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
             address: vm.address,
             vmId: vm.vmId,
         }));
-        artifacts.add("topology.md", topologyMarkdown(config.environment, config.hosts, config.vms));
+        artifacts.add("topology.md", topologyMarkdown(config));
 
         this.registerOutputs({ inventory: this.inventory, sshPublicKey: this.adminKey.publicKeyOpenssh });
     }

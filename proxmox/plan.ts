@@ -64,6 +64,8 @@ export interface ProxmoxPlan {
     readonly datastores: ProxmoxConfig["datastores"];
     readonly nic: ProxmoxConfig["network"];
     readonly clones: ProxmoxConfig["clones"];
+    /** How much of each host the VMs may take (the capacity check and topology.md). */
+    readonly capacity: { readonly memoryReserveGiB: number; readonly cpuOvercommit: number };
     readonly image: StackConfig["image"] & { readonly checksum: string; readonly fileName: string };
     readonly network: NodeNetwork;
     readonly aptMirror: string;
@@ -119,6 +121,7 @@ export function planProxmox(config: StackConfig, provider: ProviderSettings, pro
         datastores: config.proxmox.datastores,
         nic: config.proxmox.network,
         clones: config.proxmox.clones,
+        capacity: { memoryReserveGiB: config.proxmox.memoryReserveGiB, cpuOvercommit: config.proxmox.cpuOvercommit },
         image: {
             ...config.image,
             checksum: (config.image.checksum as string).toLowerCase(),

@@ -1,5 +1,6 @@
-// topology.md: which VM sits on which Proxmox host, and what survives the loss of each host.
-import type { ProxmoxHostSpec, VmSpec } from "./plan";
+// topology.md: which VM sits on which Proxmox host, how full each host is, where the disks live,
+// and what survives the loss of each host.
+import type { ProxmoxHostSpec, ProxmoxPlan, VmSpec } from "./plan";
 
 export interface HostLoss {
     readonly host: string;
@@ -30,7 +31,8 @@ export function hostLosses(hosts: readonly ProxmoxHostSpec[], vms: readonly VmSp
     });
 }
 
-export function topologyMarkdown(environment: string, hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[]): string {
+export function topologyMarkdown(plan: ProxmoxPlan): string {
+    const { environment, hosts, vms } = plan;
     const allInOne = !vms.some((vm) => vm.role === "workers");
     const lines = [
         `# Topology of the ${environment} stack`,
@@ -50,6 +52,8 @@ export function topologyMarkdown(environment: string, hosts: readonly ProxmoxHos
         ]),
         "```",
         "",
+        ...capacitySection(plan),
+        ...storageSection(plan),
         "## Losing one Proxmox host",
         "",
         "| host lost | VMs lost | control plane left | etcd quorum | workers left | infra VMs left |",
@@ -62,6 +66,37 @@ export function topologyMarkdown(environment: string, hosts: readonly ProxmoxHos
         "",
     ];
     return lines.join("\n");
+}
+
+function capacitySection({ hosts, vms, capacity }: ProxmoxPlan): string[] {
+    return [
+        "## Capacity per host",
+        "",
+        `Usable: cores x ${capacity.cpuOvercommit} (proxmox.cpuOvercommit) vCPUs, memory less ${capacity.memoryReserveGiB} GiB (proxmox.memoryReserveGiB).`,
+        "",
+        "| host | vCPUs placed / usable | memory placed / usable (MiB) |",
+        "|---|---|---|",
+        ...hosts.map((host) => {
+            const placed = vms.filter((vm) => vm.host === host.name);
+            const cores = placed.reduce((sum, vm) => sum + vm.cores, 0);
+            const memory = placed.reduce((sum, vm) => sum + vm.memoryMiB, 0);
+            const usableMemory = (host.memoryGiB - capacity.memoryReserveGiB) * 1024;
+            return `| ${host.name} | ${cores} / ${host.cores * capacity.cpuOvercommit} | ${memory} / ${usableMemory} |`;
+        }),
+        "",
+    ];
+}
+
+function storageSection({ datastores, templates }: ProxmoxPlan): string[] {
+    const where = (shared: boolean) => (shared ? "shared by every host" : "local to each host");
+    return [
+        "## Storage",
+        "",
+        `- VM disks: ${datastores.disks.id} (${datastores.disks.type}, ${where(datastores.disks.shared)}); templates: ${templates.map((t) => `${t.name} (${t.vmId}) on ${t.host}`).join(", ")}`,
+        `- cloud image: ${datastores.images.id} (${where(datastores.images.shared)})`,
+        `- cloud-init snippets: ${datastores.snippets.id} (${where(datastores.snippets.shared)})`,
+        "",
+    ];
 }
 
 function mermaidId(name: string): string {

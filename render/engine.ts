@@ -22,6 +22,11 @@ export interface RecordedResource {
     readonly dependencies: readonly string[];
     /** Inputs as the engine receives them; secrets are replaced by "[secret]", unknowns by "[unknown]". */
     readonly inputs: Record<string, unknown>;
+    /**
+     * A sha256 over the secret inputs' values, when there are any: it tells a changed secret input
+     * from an unchanged one without showing it. Kept in memory for tests; never written to a file.
+     */
+    readonly secretDigest?: string;
 }
 
 export interface StackOutput {
@@ -207,6 +212,8 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[])
         return original(request, (error, response) => {
             inflight--;
             if (!error && response) {
+                const secrets: unknown[] = [];
+                const inputs = redact(request.getObject()?.toJavaScript() ?? {}, secrets) as Record<string, unknown>;
                 recorded.push({
                     urn: response.getUrn(),
                     type: request.getType(),
@@ -218,7 +225,8 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[])
                     ignoreChanges: [...request.getIgnorechangesList()],
                     deleteBeforeReplace: request.getDeletebeforereplace(),
                     dependencies: [...new Set(request.getDependenciesList())].sort(),
-                    inputs: redact(request.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    inputs,
+                    ...(secrets.length === 0 ? {} : { secretDigest: createHash("sha256").update(JSON.stringify(secrets)).digest("hex") }),
                 });
             }
             callback(error, response);
@@ -245,24 +253,30 @@ const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
 const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
 const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-function redact(value: unknown): unknown {
+/** The value with secrets and unknowns replaced by marks; the secret values go to `secrets`. */
+function redact(value: unknown, secrets: unknown[]): unknown {
     if (value === UNKNOWN_VALUE) {
         return UNKNOWN_MARK;
     }
     if (Array.isArray(value)) {
-        return value.map(redact);
+        return value.map((item) => redact(item, secrets));
     }
     if (value !== null && typeof value === "object") {
         const object = value as Record<string, unknown>;
         switch (object[SIGNATURE_KEY]) {
             case SECRET_SIG:
+                secrets.push(object.value);
                 return SECRET_MARK;
             case RESOURCE_SIG:
                 return { $ref: object.urn };
             case OUTPUT_SIG:
-                return object.secret ? SECRET_MARK : "value" in object ? redact(object.value) : UNKNOWN_MARK;
+                if (object.secret) {
+                    secrets.push(object.value);
+                    return SECRET_MARK;
+                }
+                return "value" in object ? redact(object.value, secrets) : UNKNOWN_MARK;
             default:
-                return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, redact(inner)]));
+                return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, redact(inner, secrets)]));
         }
     }
     return value;

@@ -3,7 +3,7 @@
 # Runs on the operator's machine (helm, curl, ssh). A published version is immutable: the same
 # version with other content is an error, the same content is left alone.
 # Inputs (environment): CHART_DIR CHART_VERSION REGISTRY REGISTRY_USER REGISTRY_PASSWORD CA_PEM
-#                       CHARTS_URL INFRA_HOST ADMIN_USER SSH_KEY
+#                       CHARTS_URL CHARTS_ROOT INFRA_HOST ADMIN_USER SSH_KEY, and INFRA_SSH_PORT (22)
 set -euo pipefail
 umask 077
 work=$(mktemp -d)
@@ -35,8 +35,8 @@ fi
 curl -fsS --cacert "$work/ca.crt" -o "$work/published-index.yaml" "$CHARTS_URL/index.yaml"
 cp "$package" "$work/repo/"
 helm repo index "$work/repo" --url "$CHARTS_URL" --merge "$work/published-index.yaml"
-ssh_options=(-i "$work/id" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
+ssh_options=(-i "$work/id" -o "Port=${INFRA_SSH_PORT:-22}" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
 scp "${ssh_options[@]}" "$package" "$work/repo/index.yaml" "$ADMIN_USER@$INFRA_HOST:/tmp/"
 ssh "${ssh_options[@]}" "$ADMIN_USER@$INFRA_HOST" \
-    "sudo install -m 0644 /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml /srv/charts/ && rm -f /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml"
+    "sudo install -m 0644 /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml '$CHARTS_ROOT/' && rm -f /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml"
 echo "published erp-uno $CHART_VERSION"

@@ -3,31 +3,25 @@
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { htpasswdLine, nginxSites, registryConfig, type Site } from "../../../infraServices/services";
-import { freePort, helmBinary, makeCa, Processes, run, waitForPort, type TestCa } from "../support";
+import { LoopbackInfra, PASSWORD, USER } from "../loopbackInfra";
+import { helmBinary, run } from "../support";
 
-const USER = "erpdc";
-const PASSWORD = "e2e-only-password-7Qm2";
 const CHART_VERSION = "2026.11.21";
 
 describe("infra host end to end on 127.0.0.1", function () {
     this.timeout(180000);
-    const processes = new Processes();
+    let infra: LoopbackInfra;
     let work: string;
-    let ca: TestCa;
+    let ca: LoopbackInfra["ca"];
+    let ports: LoopbackInfra["ports"];
+    let nginxConf: string;
     let helm: string;
     let helmEnv: NodeJS.ProcessEnv;
-    const ports = { upstream: 0, registry: 0, charts: 0, files: 0 };
-    let nginxConf: string;
 
     before(async () => {
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-e2e-"));
-        // nginx workers drop privileges: the served tree must be readable by others (keys stay 0600).
-        fs.chmodSync(work, 0o755);
-        ca = makeCa(work, ["registry.erp.uno", "charts.erp.uno", "files.erp.uno"]);
-        for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
+        infra = await LoopbackInfra.prepare();
+        ({ work, ca, ports, nginxConf } = infra);
         helm = helmBinary();
         helmEnv = {
             HELM_CONFIG_HOME: path.join(work, "helm", "config"),
@@ -35,57 +29,10 @@ describe("infra host end to end on 127.0.0.1", function () {
             HELM_DATA_HOME: path.join(work, "helm", "data"),
             HELM_REGISTRY_CONFIG: path.join(work, "helm", "registry.json"),
         };
-        for (const dir of ["registry", "charts", "files", "nginx-temp"]) fs.mkdirSync(path.join(work, dir), { mode: 0o755 });
-
-        fs.writeFileSync(path.join(work, "htpasswd"), htpasswdLine(USER, PASSWORD));
-        fs.writeFileSync(
-            path.join(work, "registry.yml"),
-            registryConfig({
-                rootDirectory: path.join(work, "registry"),
-                listen: `127.0.0.1:${ports.upstream}`,
-                htpasswdPath: path.join(work, "htpasswd"),
-                realm: "ERP/1 e2e registry",
-            }),
-        );
-        const site = (name: string, port: number): Site => ({
-            serverName: `${name}.erp.uno`,
-            listenPort: port,
-            certificate: ca.serverCert,
-            certificateKey: ca.serverKey,
-        });
-        fs.writeFileSync(
-            path.join(work, "erpdc.conf"),
-            nginxSites({
-                registry: { ...site("registry", ports.registry), upstream: `127.0.0.1:${ports.upstream}` },
-                charts: { ...site("charts", ports.charts), root: path.join(work, "charts") },
-                files: { ...site("files", ports.files), root: path.join(work, "files") },
-            }),
-        );
-        const temp = path.join(work, "nginx-temp");
-        nginxConf = path.join(work, "nginx.conf");
-        fs.writeFileSync(
-            nginxConf,
-            [
-                ...(process.getuid?.() === 0 ? ["user nobody nogroup;"] : []),
-                "daemon off;",
-                "worker_processes 1;",
-                `pid ${path.join(work, "nginx.pid")};`,
-                `error_log ${path.join(work, "nginx-error.log")} info;`,
-                "events { worker_connections 64; }",
-                "http {",
-                "  access_log off;",
-                "  types { text/yaml yaml; application/gzip tgz; text/plain txt; }",
-                ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${temp}/${kind};`),
-                `  include ${path.join(work, "erpdc.conf")};`,
-                "}",
-                "",
-            ].join("\n"),
-        );
     });
 
     after(async () => {
-        await processes.stopAll();
-        fs.rmSync(work, { recursive: true, force: true });
+        await infra.stop();
     });
 
     it("the generated nginx configuration passes `nginx -t` with the generated certificates", () => {
@@ -95,11 +42,7 @@ describe("infra host end to end on 127.0.0.1", function () {
     });
 
     it("starts the registry and nginx with that configuration", async () => {
-        processes.start("docker-registry", ["serve", path.join(work, "registry.yml")], path.join(work, "registry.log"));
-        await waitForPort(ports.upstream);
-        processes.start("nginx", ["-c", nginxConf, "-e", path.join(work, "nginx-error.log")], path.join(work, "nginx.log"));
-        await waitForPort(ports.registry);
-        await waitForPort(ports.charts);
+        await infra.start();
     });
 
     const status = (url: string, ...extra: string[]) =>

@@ -27,6 +27,8 @@ describe("artifact diff between two commits", function () {
         const output = execFileSync(process.execPath, [require.resolve("ts-node/dist/bin"), "render/cli.ts", "production", "--diff", "HEAD~1"], {
             cwd: clone,
             encoding: "utf8",
+            // The render's warnings (stderr) are the stack's, not this test's.
+            stdio: ["ignore", "pipe", "pipe"],
         });
         const summary = output.slice(output.indexOf("Artifacts of production changed since HEAD~1"));
         const changes = [...summary.matchAll(/^ {2}(added|changed|removed) +(\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();

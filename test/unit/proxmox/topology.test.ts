@@ -21,16 +21,28 @@ describe("topology", () => {
         const controlHost = staging.vms.find((vm) => vm.role === "controlPlane")?.host;
         const loss = hostLosses(staging.hosts, staging.vms).find((l) => l.host === controlHost);
         assert.equal(loss?.quorum, false);
-        assert.match(topologyMarkdown("staging", staging.hosts, staging.vms), new RegExp(`\\| ${controlHost} \\| .* \\| 0/1 \\| \\*\\*lost\\*\\*`));
+        assert.match(topologyMarkdown(staging), new RegExp(`\\| ${controlHost} \\| .* \\| 0/1 \\| \\*\\*lost\\*\\*`));
     });
 
     it("draws every VM inside its host in the Mermaid diagram", () => {
-        const markdown = topologyMarkdown("production", production.hosts, production.vms);
+        const markdown = topologyMarkdown(production);
         const diagram = /```mermaid\n([\s\S]*?)```/.exec(markdown)?.[1] ?? "";
         for (const host of production.hosts) {
             const block = new RegExp(`subgraph ${host.name}\\[[^\\n]*\\n([\\s\\S]*?)\\n  end`).exec(diagram)?.[1] ?? "";
             const drawn = [...block.matchAll(/\["([a-z0-9-]+)<br/g)].map((m) => m[1]);
             assert.deepEqual(drawn, production.vms.filter((vm) => vm.host === host.name).map((vm) => vm.name));
         }
+    });
+
+    it("shows each host's placed load against its usable capacity, and where the disks live", () => {
+        const markdown = topologyMarkdown(production);
+        // 32 cores x overcommit 2 = 64 vCPUs; 256 GiB less the 16 GiB reserve = 245760 MiB.
+        for (const host of production.hosts) {
+            const placed = production.vms.filter((vm) => vm.host === host.name);
+            const cores = placed.reduce((sum, vm) => sum + vm.cores, 0);
+            const memory = placed.reduce((sum, vm) => sum + vm.memoryMiB, 0);
+            assert.ok(markdown.includes(`| ${host.name} | ${cores} / 64 | ${memory} / 245760 |`), host.name);
+        }
+        assert.match(markdown, /- VM disks: local-zfs \(zfspool, local to each host\); templates: u24-cloud-pve1 \(9000\) on pve1, u24-cloud-pve2 \(9001\) on pve2, u24-cloud-pve3 \(9002\) on pve3/);
     });
 });
