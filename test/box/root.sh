@@ -47,8 +47,11 @@ apt_update_once() {
     fi
 }
 apt_install() {
-    log "apt-get install $*"
-    apt-get install -y -qq --no-install-recommends "$@" >&2 || { apt_update_once; apt-get install -y -qq --no-install-recommends "$@" >&2; }
+    log "apt-get install $* (on the host)"
+    local out="$CACHE/apt-host.log"
+    apt-get install -y -qq --no-install-recommends "$@" >"$out" 2>&1 ||
+        { apt_update_once; apt-get install -y -qq --no-install-recommends "$@" >"$out" 2>&1; } ||
+        { tail -n 30 "$out" >&2; exit 1; }
 }
 apt_download() { # into the current directory
     apt-get download "$@" >&2 2>/dev/null || { apt_update_once; apt-get download "$@" >&2; }
@@ -56,7 +59,6 @@ apt_download() { # into the current directory
 
 t=$(date +%s.%N)
 missing=()
-command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
@@ -190,6 +192,7 @@ if [ -s "$tarball" ]; then
     exit 0
 fi
 
+command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 work=$(mktemp -d "$CACHE/build.XXXXXX")
 cleanup() {
     # debootstrap mounts proc/sys in the target while it works: unmount whatever is left, deepest first.

@@ -10,7 +10,8 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { Box, ensureRoot, generateKey, type BoxImage, type StopReport } from "./box";
+import { spawnSync } from "child_process";
+import { Box, ensureRoot, generateKey, reapStaleBoxes, type BoxImage, type StopReport } from "./box";
 
 const log = (line: string) => console.log(`      ${line}`);
 
@@ -61,6 +62,8 @@ function processes(): Array<{ pid: number; cmdline: string; cgroup: string }> {
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) continue;
         try {
+            // A zombie has ended; only its parent (whoever inherited it) can reap it.
+            if (/^State:\s+Z/m.test(fs.readFileSync(`/proc/${entry}/status`, "utf8"))) continue;
             out.push({
                 pid: Number(entry),
                 cmdline: fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " "),
@@ -83,6 +86,8 @@ async function assertGone(box: Box, report: StopReport, pids: readonly number[],
     assert.deepEqual(stray, [], `processes of ${box.name} left`);
     for (const dir of box.cgroups) assert.ok(!fs.existsSync(dir), `cgroup ${dir} left`);
     assert.ok(!fs.existsSync(box.dir), `${box.dir} (root, relay sockets) left`);
+    const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").filter((line) => line.includes(box.dir) || line.includes(box.name));
+    assert.deepEqual(mounts, [], `mounts of ${box.name} left`);
     for (const sub of fs.existsSync("/run/systemd/nspawn") ? fs.readdirSync("/run/systemd/nspawn") : []) {
         assert.ok(!fs.existsSync(path.join("/run/systemd/nspawn", sub, box.name)), `/run/systemd/nspawn/${sub}/${box.name} left`);
     }
@@ -179,6 +184,8 @@ describe("box harness", function () {
             assert.equal(written, "written by cloud-init");
             assert.equal(hostname, name);
             assert.equal(rootUid, "0");
+            const state = await box.ssh("systemctl is-system-running --wait; systemctl --failed --no-legend --plain", { allowFailure: true });
+            assert.equal(state.stdout.trim(), "running", `the box is degraded:\n${state.stdout}`);
         });
 
         it("runs a command over SSH with stdin and environment", async () => {
@@ -252,6 +259,27 @@ describe("box harness", function () {
             log(`stopped in ${b.timings.stopMs} ms (clean: ${report.clean})`);
             assert.ok(report.clean, "the box shut down on SIGTERM");
             await assertGone(b, report, pids, hostPorts);
+        });
+    });
+
+    describe("a test process that dies without stop()", () => {
+        it("leaves a box that the next start reaps by PID", async () => {
+            const child = spawnSync(process.execPath, ["-r", "ts-node/register", path.join(__dirname, "crash-fixture.ts")], {
+                cwd: path.join(__dirname, "..", ".."),
+                encoding: "utf8",
+                timeout: 5 * 60_000,
+            });
+            assert.equal(child.signal, "SIGKILL", `the fixture should die by SIGKILL:\n${child.stdout}${child.stderr}`);
+            const made = JSON.parse(child.stdout.trim()) as { name: string; dir: string; cgroups: string[]; pids: number[]; port: number };
+            assert.ok(made.pids.some((pid) => fs.existsSync(`/proc/${pid}`)), "the box outlived its process");
+            assert.ok(fs.existsSync(made.dir));
+            const reapedNames = reapStaleBoxes(os.tmpdir(), log);
+            assert.ok(reapedNames.includes(made.name), `reaped ${reapedNames.join(", ")}`);
+            const stub = { name: made.name, dir: made.dir, cgroups: made.cgroups } as unknown as Box;
+            await new Promise((resolve) => setTimeout(resolve, 200)); // let the killed PIDs be reaped by their new parent
+            const zombie = (pid: number) => /^State:\s+Z/m.test(fs.existsSync(`/proc/${pid}/status`) ? fs.readFileSync(`/proc/${pid}/status`, "utf8") : "State: Z");
+            assert.ok(made.pids.every(zombie), "the box's processes are dead");
+            await assertGone(stub, { clean: false, leftovers: [] }, [], [made.port]);
         });
     });
 
