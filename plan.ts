@@ -1,17 +1,19 @@
 // The stack's plan: the shaped configuration goes through each layer's plan in named stages, and
 // every problem from every stage comes back in one error before any resource is registered.
-// Data flows one way: config -> plan -> layers. A stage runs when the stages it reads from have
-// produced a model; a problem in a stage never adds follow-on errors in the stages after it.
+// Data flows one way: config -> plan -> layers. A stage runs its own checks whenever the sections
+// it reads have a sound shape; what it derives from an earlier stage's model waits for that model,
+// so a problem is reported once and never again as a consequence in a later stage.
 import * as pulumi from "@pulumi/pulumi";
 import { planApps, type AppsPlan } from "./apps/plan";
 import { planCluster, type ClusterPlan } from "./cluster/plan";
-import { readConfig, type Environment, type ProviderSettings, type StackConfig } from "./config";
+import { readConfig, type Environment, type ParsedConfig, type ProviderSettings, type StackConfig } from "./config";
 import { ConfigError, Problems } from "./config/problems";
-import { planDns, type DnsPlan } from "./dns/plan";
+import { planDns, serviceNames, type DnsPlan } from "./dns/plan";
 import { planInfraServices, type InfraServicesPlan } from "./infraServices/plan";
 import { isDnsDomain } from "./lib/dnsNames";
+import { hostOf, isIpv4 } from "./lib/net";
 import { planPki, type PkiPlan } from "./pki/plan";
-import { planProxmox, type ProxmoxPlan } from "./proxmox/plan";
+import { planProxmox, type ProxmoxPlan, type ReservedAddress } from "./proxmox/plan";
 
 export interface StackPlan {
     readonly environment: Environment;
@@ -28,23 +30,46 @@ export interface StackPlan {
     readonly warnings: readonly string[];
 }
 
+export interface PlanInput {
+    readonly config: ParsedConfig;
+    /** Shape problems found while reading; reported with the plan's own. */
+    readonly problems?: readonly string[];
+    readonly provider: ProviderSettings;
+    readonly stackName: string;
+}
+
+/** True when every section a stage reads has a sound shape. */
+function has<K extends keyof StackConfig>(config: ParsedConfig, ...keys: K[]): config is ParsedConfig & Pick<StackConfig, K> {
+    return keys.every((key) => config[key] !== undefined || key === "protectVms");
+}
+
 /** The plan of a shaped configuration. Pure; throws a ConfigError listing every problem. */
-export function planStack(config: StackConfig, provider: ProviderSettings): StackPlan {
+export function planStack({ config, problems: shapeProblems = [], provider, stackName }: PlanInput): StackPlan {
+    if (!has(config, "environment", "domain", "internalDomains")) {
+        // Without the environment and the domain no rule can be judged: report the shape alone.
+        throw new ConfigError(shapeProblems.length > 0 ? shapeProblems : ["environment and domain are required"]);
+    }
     const production = config.environment === "production";
     const internalDomains = [config.domain, ...config.internalDomains];
-    const problems = new Problems({ production, internalDomains });
+    const known = internalDomains.every(isDnsDomain);
+    const problems = new Problems({ production, internalDomains, known });
+    problems.add(...shapeProblems);
 
     // Stage "stack": what every layer relies on.
-    checkStack(config, problems);
+    checkStack(config, stackName, problems);
+    const reserved = reservedAddresses(config);
     // Stage "proxmox": hosts, image, node network, VMs and their placement.
-    const proxmox = planProxmox(config, provider, problems, config.protectVms ?? production);
-    // Stage "dns": the derived names and the zone.
-    const dns = proxmox && planDns(config, proxmox, problems);
-    // Stages "pki", "infra services", "cluster", "apps": each from the VMs and the names.
-    const pki = dns && planPki(config, dns);
-    const infraServices = dns && planInfraServices(config, dns, problems);
-    const cluster = proxmox && dns && planCluster(config, proxmox, dns, problems);
-    const apps = proxmox && dns && planApps(config, proxmox, dns, problems);
+    const proxmox = has(config, "proxmox", "image", "network", "vms", "mirrors")
+        ? planProxmox(config, provider, problems, { protectVms: config.protectVms ?? production, reserved })
+        : undefined;
+    const names = proxmox && serviceNames(config.domain, proxmox);
+    // Stages "dns", "pki", "infra services", "cluster", "apps": each checks its own keys, then
+    // builds on the VMs and the names when the Proxmox stage produced them.
+    const dns = has(config, "dns") ? planDns(config, proxmox, names, problems) : undefined;
+    const pki = has(config, "pki") ? planPki(config, names, problems) : undefined;
+    const infraServices = has(config, "vms", "registry") ? planInfraServices(config, names, problems) : undefined;
+    const cluster = has(config, "kubernetes") ? planCluster(config, proxmox, names, reserved, problems) : undefined;
+    const apps = has(config, "apps") ? planApps(config, proxmox, names, problems) : undefined;
 
     problems.throwIfAny();
     if (!proxmox || !dns || !pki || !infraServices || !cluster || !apps) {
@@ -65,7 +90,7 @@ export function planStack(config: StackConfig, provider: ProviderSettings): Stac
     };
 }
 
-function checkStack(config: StackConfig, problems: Problems): void {
+function checkStack(config: Pick<StackConfig, "environment" | "domain" | "internalDomains" | "protectVms">, stackName: string, problems: Problems): void {
     if (!isDnsDomain(config.domain)) {
         problems.fail("domain", config.domain, "not a DNS domain; use lowercase labels of letters, digits and hyphens, e.g. erp.uno");
     }
@@ -77,6 +102,40 @@ function checkStack(config: StackConfig, problems: Problems): void {
     if (config.environment === "production" && config.protectVms === false) {
         problems.fail("protectVms", false, "production VMs are always protected; remove the key");
     }
+    // The environment decides protection and how public hosts are treated: a stack file copied
+    // from another stack must not quietly keep that stack's environment.
+    if (stackName !== config.environment && !stackName.startsWith(`${config.environment}-`)) {
+        problems.fail(
+            "environment",
+            config.environment,
+            `the stack is "${stackName}"; a stack's environment is its name or its name's first part (production, production-eu); set environment to the stack's, or use a stack named ${config.environment}`,
+        );
+    }
+}
+
+/**
+ * Addresses on the contour that belong to machines this program does not build: the hosts of the
+ * mirrors it downloads from (when given as addresses) and the NTP servers. No VM, virtual IP or
+ * MetalLB address may take one.
+ */
+function reservedAddresses(config: ParsedConfig): ReservedAddress[] {
+    const urls: [string, string | undefined][] = [
+        ["mirrors.apt", config.mirrors?.apt],
+        ["image.url", config.image?.url],
+        ["dns.nsArtifact.url", config.dns?.nsArtifact.url],
+        ["kubernetes.kubespraySource.url", config.kubernetes?.kubespraySource.url],
+        ["kubernetes.pythonIndexUrl", config.kubernetes?.pythonIndexUrl],
+        ["apps.gitRepoUrl", config.apps?.gitRepoUrl],
+    ];
+    const reserved: ReservedAddress[] = [];
+    for (const [owner, url] of urls) {
+        const host = url === undefined ? undefined : hostOf(url);
+        if (host !== undefined && isIpv4(host)) reserved.push({ address: host, owner: `the host of ${owner}` });
+    }
+    (config.network?.ntpServers ?? []).forEach((server, i) => {
+        if (isIpv4(server)) reserved.push({ address: server, owner: `network.ntpServers[${i}]` });
+    });
+    return reserved;
 }
 
 export interface LoadedPlan {
@@ -87,8 +146,8 @@ export interface LoadedPlan {
 
 /** Reads the stack's configuration and plans it (for tools run outside the program: no logging). */
 export function readPlan(): LoadedPlan {
-    const { config, provider, proxmoxApiToken } = readConfig();
-    return { plan: planStack(config, provider), proxmoxApiToken };
+    const { config, problems, provider, stackName, proxmoxApiToken } = readConfig();
+    return { plan: planStack({ config, problems, provider, stackName }), proxmoxApiToken };
 }
 
 /** Reads and plans the stack, and logs the plan's warnings once (the program's entry). */

@@ -2,7 +2,7 @@
 // Kubernetes nodes, and the ArgoCD settings.
 import type { Environment, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
-import type { DnsPlan, ServiceNames } from "../dns/plan";
+import type { ServiceNames } from "../dns/plan";
 import { CALVER } from "../lib/conventions";
 import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
 import { loadChart, type Chart } from "./catalog";
@@ -23,8 +23,15 @@ export interface AppsPlan {
     readonly adminUser: string;
 }
 
-export function planApps(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsPlan, problems: Problems): AppsPlan | undefined {
-    const before = problems.count;
+/** What the apps plan reads of the configuration. */
+export type AppsConfig = Pick<StackConfig, "environment" | "domain" | "apps">;
+
+/** Redis image tags as the argo-cd chart pins them, e.g. 7.4.1-alpine (argo-helm argo-cd-7.7.11 values.yaml). */
+const REDIS_TAG = /^\d+\.\d+\.\d+(-[a-z0-9]+(\.[0-9]+)*)?$/;
+
+export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, names: ServiceNames | undefined, problems: Problems): AppsPlan | undefined {
+    const scope = problems.scope();
+    problems = scope;
     const { apps, environment, domain } = config;
     const chart = loadChart();
     const profile: Profile = apps.profile ?? (environment === "dev" ? "light" : "full");
@@ -44,13 +51,18 @@ export function planApps(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsPlan
     if (!/^\d+\.\d+\.\d+$/.test(apps.argocd.chartVersion)) {
         problems.fail("apps.argocd.chartVersion", apps.argocd.chartVersion, "use the argo-cd chart version published on the chart server, e.g. 7.7.11");
     }
-    const values = composeValues(chart, { domain, portalHost: dns.names.portal, environment, registry: dns.names.registry, imageVersion, profile });
-    const nodes = proxmox.vms.filter((vm) => (config.vms.workers.count > 0 ? vm.role === "workers" : vm.role === "controlPlane"));
-    const shortfall = capacityProblem(requested(effectiveValues(chart, values)), nodes, profile);
+    if (!REDIS_TAG.test(apps.argocd.redisImageTag)) {
+        problems.fail("apps.argocd.redisImageTag", apps.argocd.redisImageTag, "use the Redis release tag mirrored into the registry, e.g. 7.4.1-alpine (never latest)");
+    }
+    if (proxmox === undefined || names === undefined || scope.count > 0) {
+        return undefined;
+    }
+    const values = composeValues(chart, { domain, portalHost: names.portal, environment, registry: names.registry, imageVersion, profile });
+    const hasWorkers = proxmox.vms.some((vm) => vm.role === "workers");
+    const nodes = proxmox.vms.filter((vm) => vm.role === (hasWorkers ? "workers" : "controlPlane"));
+    const shortfall = capacityProblem(requested(effectiveValues(chart, values)), nodes, profile, hasWorkers ? "workers" : "controlPlane");
     if (shortfall !== undefined) {
         problems.add(shortfall);
-    }
-    if (problems.count > before) {
         return undefined;
     }
     return {
@@ -61,8 +73,8 @@ export function planApps(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsPlan
         values,
         argocd: apps.argocd,
         ...(apps.gitRepoUrl === undefined ? {} : { gitRepoUrl: apps.gitRepoUrl }),
-        names: dns.names,
-        chartHost: dns.serviceHost,
+        names,
+        chartHost: names.serviceHost,
         adminUser: proxmox.adminUser,
     };
 }

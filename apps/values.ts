@@ -101,19 +101,34 @@ export function requested(values: ChartValues): Requested {
 export const NODE_RESERVED = { cpuMillis: 250, memoryMiB: 1024 };
 export const PLATFORM_RESERVED = { cpuMillis: 1500, memoryMiB: 3072 };
 
+/** Whether the nodes that run workloads are the workers or, with none, the control-plane nodes. */
+export type NodeRole = "workers" | "controlPlane";
+
 export function capacityProblem(
     need: Requested,
     nodes: readonly { readonly cores: number; readonly memoryMiB: number }[],
     profile: Profile,
+    nodeRole: NodeRole = "workers",
 ): string | undefined {
     const cpu = nodes.reduce((sum, node) => sum + node.cores * 1000 - NODE_RESERVED.cpuMillis, 0) - PLATFORM_RESERVED.cpuMillis;
     const memory = nodes.reduce((sum, node) => sum + node.memoryMiB - NODE_RESERVED.memoryMiB, 0) - PLATFORM_RESERVED.memoryMiB;
-    if (need.cpuMillis <= cpu && need.memoryMiB <= memory) {
+    const shortOfCpu = need.cpuMillis > cpu;
+    const shortOfMemory = need.memoryMiB > memory;
+    if (!shortOfCpu && !shortOfMemory) {
         return undefined;
     }
+    const gib = (mib: number) => (mib / 1024).toFixed(1);
+    const short = [shortOfCpu ? `${((need.cpuMillis - cpu) / 1000).toFixed(2)} CPU` : "", shortOfMemory ? `${gib(need.memoryMiB - memory)} GiB of memory` : ""].filter(Boolean).join(" and ");
+    const grow = [shortOfCpu ? `vms.${nodeRole}.cores` : "", shortOfMemory ? `vms.${nodeRole}.memoryMiB` : ""].filter(Boolean).join(" and ");
+    const fixes = [
+        nodeRole === "workers" ? "add workers (vms.workers.count)" : "add workers (vms.workers.count, which also frees the control plane)",
+        `give the ${nodeRole === "workers" ? "workers" : "control-plane nodes"} more (${grow})`,
+        ...(profile === "full" ? ['use apps.profile "light"'] : []),
+    ];
     return (
-        `apps: the ${profile} profile's components request ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryMiB / 1024).toFixed(1)} GiB ` +
-        `(${need.pods} pods at their minimum), but the Kubernetes nodes can allocate ${(cpu / 1000).toFixed(2)} CPU and ${(memory / 1024).toFixed(1)} GiB ` +
-        `after the kubelet's and the add-ons' share; add workers (vms.workers.count), give them more (vms.workers.cores, memoryMiB), or use apps.profile "light"`
+        `apps: the ${profile} profile's components request ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${gib(need.memoryMiB)} GiB ` +
+        `(${need.pods} pods at their minimum), but the ${nodes.length} node(s) that run workloads can allocate ${(cpu / 1000).toFixed(2)} CPU and ${gib(memory)} GiB ` +
+        `once each keeps ${NODE_RESERVED.cpuMillis / 1000} CPU and ${gib(NODE_RESERVED.memoryMiB)} GiB for the kubelet and the OS and the cluster's add-ons take ` +
+        `${PLATFORM_RESERVED.cpuMillis / 1000} CPU and ${gib(PLATFORM_RESERVED.memoryMiB)} GiB: ${short} short; ${fixes.join(", or ")}`
     );
 }

@@ -1,22 +1,33 @@
-// Which Kubespray release supports what. Refusing an unsupported combination at plan time is much
-// cheaper than a playbook failing twenty minutes in. Sources: each release's
-// playbooks/ansible_version.yml (ansible-core range) and release notes (Kubernetes minors, OS).
-// Add a row when a new release is mirrored.
+// Which Kubespray release supports what, taken from each tag's own files. Refusing an unsupported
+// combination at plan time is much cheaper than a playbook failing twenty minutes in. Add a row,
+// from the tag's files, when a new release is mirrored.
 
 export interface KubesprayRelease {
     readonly version: string;
-    /** Inclusive range of supported Kubernetes minor versions, e.g. [30, 32] for 1.30-1.32. */
-    readonly kubeMinors: readonly [number, number];
-    /** ansible-core: minimum inclusive, maximum exclusive. */
+    /**
+     * The Kubernetes versions the release has kubelet/kubeadm/kubectl checksums for (amd64), as
+     * "minor: first-last patch": Kubespray downloads only those. Sources: v2.26.0/v2.27.0
+     * roles/kubespray-defaults/defaults/main/checksums.yml, v2.28.0
+     * roles/kubespray_defaults/vars/main/checksums.yml (kubelet_checksums.amd64).
+     */
+    readonly kubePatches: Readonly<Record<number, readonly [number, number]>>;
+    /**
+     * ansible-core, minimum inclusive and maximum exclusive: the tag's playbooks/ansible_version.yml
+     * gate (>= 2.16.4, < 2.17.0 at all three tags) narrowed by the `ansible==` pin of its
+     * requirements.txt (ansible 9.8.0 needs ansible-core ~= 2.16.9; ansible 9.13.0 needs ~= 2.16.14).
+     */
     readonly ansibleCore: readonly [string, string];
-    /** From v2.28 kube_version is written without the "v". */
+    /** kube_version with a "v" before v2.28 (their checksum keys have one), without from v2.28. */
     readonly kubeVersionPrefix: "v" | "";
 }
 
 export const KUBESPRAY_RELEASES: readonly KubesprayRelease[] = [
-    { version: "v2.26.0", kubeMinors: [28, 30], ansibleCore: ["2.16.4", "2.17.0"], kubeVersionPrefix: "v" },
-    { version: "v2.27.0", kubeMinors: [29, 31], ansibleCore: ["2.16.4", "2.17.0"], kubeVersionPrefix: "v" },
-    { version: "v2.28.0", kubeMinors: [30, 32], ansibleCore: ["2.16.4", "2.17.5"], kubeVersionPrefix: "" },
+    // v2.26.0 = f9ebd45c; kube_version default v1.30.4, kube_version_min_required v1.28.0; requirements.txt ansible==9.8.0.
+    { version: "v2.26.0", kubePatches: { 28: [0, 12], 29: [0, 7], 30: [0, 4] }, ansibleCore: ["2.16.9", "2.17.0"], kubeVersionPrefix: "v" },
+    // v2.27.0 = 9ec9b3a2; default v1.31.4, minimum v1.29.0; ansible==9.13.0.
+    { version: "v2.27.0", kubePatches: { 29: [0, 12], 30: [0, 8], 31: [0, 4] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "v" },
+    // v2.28.0 = 63cdf879; default 1.32.5, minimum 1.30.0 (roles/kubespray_defaults/defaults/main/main.yml); ansible==9.13.0.
+    { version: "v2.28.0", kubePatches: { 30: [0, 13], 31: [0, 9], 32: [0, 5] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "" },
 ];
 
 /** Ubuntu 24.04 (noble) is supported from this release on. */
@@ -38,6 +49,13 @@ export function kubeVersionFor(kubesprayVersion: string, kubeVersion: string): s
     return `${release?.kubeVersionPrefix ?? ""}${kubeVersion}`;
 }
 
+/** "1.30.0-1.30.13, 1.31.0-1.31.9, 1.32.0-1.32.5" */
+export function kubeVersionsOf(release: KubesprayRelease): string {
+    return Object.entries(release.kubePatches)
+        .map(([minor, [first, last]]) => `1.${minor}.${first}-1.${minor}.${last}`)
+        .join(", ");
+}
+
 /** Problems with a version combination, as "<key> is <value>: <why>; <fix>" texts. */
 export function compatibilityProblems(kubesprayVersion: string, kubeVersion: string, ansibleCoreVersion: string): string[] {
     const problems: string[] = [];
@@ -50,17 +68,26 @@ export function compatibilityProblems(kubesprayVersion: string, kubeVersion: str
     }
     const release = KUBESPRAY_RELEASES.find((candidate) => candidate.version === kubesprayVersion);
     if (release === undefined) {
-        return [`kubernetes.kubesprayVersion is "${kubesprayVersion}": not in the compatibility table (${known}); use one of them, or add the release to cluster/compatibility.ts after checking its notes`];
+        return [`kubernetes.kubesprayVersion is "${kubesprayVersion}": not in the compatibility table (${known}); use one of them, or add the release to cluster/compatibility.ts from its tag's files`];
     }
     if (kubeVersion.startsWith("v")) {
         problems.push(`kubernetes.kubeVersion is "${kubeVersion}": write it without the "v" (${kubeVersion.slice(1)}); the program adds it where Kubespray ${kubesprayVersion} expects one`);
     } else if (!/^\d+\.\d+\.\d+$/.test(kubeVersion)) {
         problems.push(`kubernetes.kubeVersion is ${JSON.stringify(kubeVersion)}: use a Kubernetes patch version such as 1.32.5`);
     } else {
-        const minor = Number(kubeVersion.split(".")[1]);
-        const [low, high] = release.kubeMinors;
-        if (minor < low || minor > high) {
-            problems.push(`kubernetes.kubeVersion is "${kubeVersion}": Kubespray ${kubesprayVersion} supports Kubernetes 1.${low} to 1.${high}; pick a version in that range or another Kubespray release`);
+        const [, minor, patch] = kubeVersion.split(".").map(Number) as [number, number, number];
+        const range = release.kubePatches[minor];
+        const minors = Object.keys(release.kubePatches).map(Number);
+        if (range === undefined) {
+            problems.push(
+                `kubernetes.kubeVersion is "${kubeVersion}": Kubespray ${kubesprayVersion} supports Kubernetes 1.${Math.min(...minors)} to 1.${Math.max(...minors)}; ` +
+                    `pick a version in that range (${kubeVersionsOf(release)}) or another Kubespray release`,
+            );
+        } else if (patch < range[0] || patch > range[1]) {
+            problems.push(
+                `kubernetes.kubeVersion is "${kubeVersion}": Kubespray ${kubesprayVersion} has no checksums for it and so cannot download it; ` +
+                    `it knows 1.${minor}.${range[0]} to 1.${minor}.${range[1]} (all: ${kubeVersionsOf(release)})`,
+            );
         }
     }
     const [minimum, maximum] = release.ansibleCore;

@@ -2,10 +2,10 @@
 // against the node network, and the nodes Kubespray manages.
 import type { Environment, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
-import type { DnsPlan, ServiceNames } from "../dns/plan";
+import type { ServiceNames } from "../dns/plan";
 import { isDnsDomain } from "../lib/dnsNames";
 import { ipToNumber, isIpv4, networksOverlap, parseNetwork, type Ipv4Network } from "../lib/net";
-import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
+import type { ProxmoxPlan, ReservedAddress, VmSpec } from "../proxmox/plan";
 import { compatibilityProblems, kubeVersionFor } from "./compatibility";
 
 export interface ClusterPlan {
@@ -27,16 +27,37 @@ export interface ClusterPlan {
     readonly network: { readonly apiAddress: string; readonly ingressAddress: string; readonly dnsServers: readonly string[] };
 }
 
-export function planCluster(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsPlan, problems: Problems): ClusterPlan | undefined {
-    const before = problems.count;
+/** What the cluster plan reads of the configuration. */
+export type ClusterConfig = Pick<StackConfig, "environment" | "domain" | "kubernetes">;
+
+/**
+ * Kubespray's default size of each node's pod range (kube_network_node_prefix, 24); its
+ * roles/validate_inventory/tasks/main.yml at v2.28.0 refuses a pod network without one per node.
+ */
+const NODE_POD_PREFIX = 24;
+
+export function planCluster(
+    config: ClusterConfig,
+    proxmox: ProxmoxPlan | undefined,
+    names: ServiceNames | undefined,
+    reserved: readonly ReservedAddress[],
+    problems: Problems,
+): ClusterPlan | undefined {
+    const scope = problems.scope();
     const k8s = config.kubernetes;
-    problems.add(...compatibilityProblems(k8s.kubesprayVersion, k8s.kubeVersion, k8s.ansibleCoreVersion));
-    const nodeNetwork = parseNetwork(proxmox.network.cidr) as Ipv4Network;
-    checkClusterNetworks(k8s, nodeNetwork, problems);
-    checkMetallbPool(k8s.metallbPool, nodeNetwork, proxmox, problems);
-    problems.requireTarball("kubernetes.kubespraySource", k8s.kubespraySource, "the Kubespray release tarball");
+    scope.add(...compatibilityProblems(k8s.kubesprayVersion, k8s.kubeVersion, k8s.ansibleCoreVersion));
+    checkKubesprayTarball(k8s, scope);
     problems.requireInternalUrl("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index");
-    if (problems.count > before) {
+    checkClusterDomain(k8s.clusterDomain, config.domain, scope);
+    if (proxmox === undefined || names === undefined) {
+        checkClusterNetworks(k8s, undefined, 0, scope);
+        return undefined;
+    }
+    const nodeNetwork = parseNetwork(proxmox.network.cidr) as Ipv4Network;
+    const nodeCount = proxmox.vms.filter((vm) => vm.role !== "infra").length;
+    checkClusterNetworks(k8s, nodeNetwork, nodeCount, scope);
+    checkMetallbPool(k8s.metallbPool, nodeNetwork, proxmox, reserved, scope);
+    if (scope.count > 0) {
         return undefined;
     }
     const controlPlane = proxmox.vms.filter((vm) => vm.role === "controlPlane");
@@ -48,9 +69,9 @@ export function planCluster(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsP
         controlPlane,
         workers,
         allInOne: workers.length === 0,
-        runnerHost: dns.serviceHost,
-        names: dns.names,
-        apiEndpoint: `https://${dns.names.api}:6443`,
+        runnerHost: names.serviceHost,
+        names,
+        apiEndpoint: `https://${names.api}:6443`,
         network: {
             apiAddress: proxmox.network.apiAddress,
             ingressAddress: proxmox.network.ingressAddress,
@@ -59,9 +80,31 @@ export function planCluster(config: StackConfig, proxmox: ProxmoxPlan, dns: DnsP
     };
 }
 
-/** Pods, services and nodes need networks of their own, and the cluster a domain. */
-function checkClusterNetworks(k8s: StackConfig["kubernetes"], nodeNetwork: Ipv4Network, problems: Problems): void {
-    const networks: [string, Ipv4Network][] = [["network.cidr", nodeNetwork]];
+/** The release tarball is pinned like every tarball, and is the release kubesprayVersion names. */
+function checkKubesprayTarball(k8s: StackConfig["kubernetes"], problems: Problems): void {
+    const source = k8s.kubespraySource;
+    problems.requireTarball("kubernetes.kubespraySource", source, "the Kubespray release tarball");
+    const named = /(?:^|[^0-9.])v?(\d+\.\d+\.\d+)\.(?:tar\.gz|tgz)$/.exec(source.url.split("/").pop() ?? "")?.[1];
+    if (named !== undefined && /^v\d+\.\d+\.\d+$/.test(k8s.kubesprayVersion) && named !== k8s.kubesprayVersion.slice(1)) {
+        problems.fail("kubernetes.kubespraySource.url", source.url, `is the tarball of Kubespray ${named}, but kubernetes.kubesprayVersion is ${k8s.kubesprayVersion}; point it at the ${k8s.kubesprayVersion} tarball`);
+    }
+}
+
+/**
+ * CoreDNS answers for the cluster domain itself, so a cluster domain equal to the contour's domain
+ * (or above it) hides every contour name from the pods: the registry, the chart server, the API.
+ */
+function checkClusterDomain(clusterDomain: string, domain: string, problems: Problems): void {
+    if (!isDnsDomain(clusterDomain)) {
+        problems.fail("kubernetes.clusterDomain", clusterDomain, "use a DNS domain such as cluster.local");
+    } else if (clusterDomain === domain || domain.endsWith(`.${clusterDomain}`)) {
+        problems.fail("kubernetes.clusterDomain", clusterDomain, `CoreDNS would answer for ${domain} itself and pods could not resolve registry.${domain} or any contour name; use cluster.local`);
+    }
+}
+
+/** Pods, services and nodes need networks of their own, of sizes Kubernetes and Kubespray accept. */
+function checkClusterNetworks(k8s: StackConfig["kubernetes"], nodeNetwork: Ipv4Network | undefined, nodeCount: number, problems: Problems): void {
+    const networks: [string, Ipv4Network][] = nodeNetwork ? [["network.cidr", nodeNetwork]] : [];
     for (const key of ["podCidr", "serviceCidr"] as const) {
         const parsed = parseNetwork(k8s[key]);
         if (parsed === undefined) {
@@ -74,14 +117,21 @@ function checkClusterNetworks(k8s: StackConfig["kubernetes"], nodeNetwork: Ipv4N
             }
         }
         networks.push([`kubernetes.${key}`, parsed]);
-    }
-    if (!isDnsDomain(k8s.clusterDomain)) {
-        problems.fail("kubernetes.clusterDomain", k8s.clusterDomain, "use a DNS domain such as cluster.local");
+        // kube-apiserver refuses a service range larger than /12 (validateClusterIPFlags, maxCIDRBits 20);
+        // kubeadm needs at least 10 addresses in it (MinimumAddressesInServiceSubnet).
+        if (key === "serviceCidr" && parsed.prefixLength < 12) {
+            problems.fail("kubernetes.serviceCidr", k8s.serviceCidr, "kube-apiserver accepts a service network of /12 at most; use e.g. 10.233.0.0/18");
+        } else if (key === "serviceCidr" && parsed.prefixLength > 28) {
+            problems.fail("kubernetes.serviceCidr", k8s.serviceCidr, "kubeadm needs at least 10 service addresses; use /28 or larger, e.g. 10.233.0.0/18");
+        } else if (key === "podCidr" && (parsed.prefixLength > NODE_POD_PREFIX || 2 ** (NODE_POD_PREFIX - parsed.prefixLength) < nodeCount)) {
+            const fits = parsed.prefixLength > NODE_POD_PREFIX ? 0 : 2 ** (NODE_POD_PREFIX - parsed.prefixLength);
+            problems.fail("kubernetes.podCidr", k8s.podCidr, `each node takes a /${NODE_POD_PREFIX} of it, so it fits ${fits} node(s) and the cluster has ${nodeCount}; use a larger network, e.g. 10.233.64.0/18`);
+        }
     }
 }
 
 /** MetalLB answers ARP on the node network: its pool lies inside it, clear of every address in use. */
-function checkMetallbPool(metallbPool: string, nodeNetwork: Ipv4Network, proxmox: ProxmoxPlan, problems: Problems): void {
+function checkMetallbPool(metallbPool: string, nodeNetwork: Ipv4Network, proxmox: ProxmoxPlan, reserved: readonly ReservedAddress[], problems: Problems): void {
     const key = "kubernetes.metallbPool";
     const pool = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(metallbPool);
     const [first, last] = pool ? [pool[1] as string, pool[2] as string] : ["", ""];
@@ -100,6 +150,7 @@ function checkMetallbPool(metallbPool: string, nodeNetwork: Ipv4Network, proxmox
         [network.gateway, "network.gateway"] as const,
         [network.apiAddress, "network.apiAddress"] as const,
         ...proxmox.hosts.map((host) => [host.address, host.name] as const),
+        ...reserved.map((entry) => [entry.address, entry.owner] as const),
     ].filter(([address]) => inPool(address));
     if (taken.length > 0) {
         problems.fail(key, metallbPool, `holds ${taken.map(([address, owner]) => `${address} (${owner})`).join(", ")}; keep the pool clear of addresses in use`);

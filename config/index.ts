@@ -1,8 +1,9 @@
 // The one place that reads Pulumi configuration: raw values in, a shaped and defaulted StackConfig
-// out (or every shape problem at once). Rules across keys live in the layers' plans.
+// out, section by section, with every shape problem (unknown keys included) described. Rules across
+// keys live in the layers' plans.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { ConfigError, show } from "./problems";
+import { describeSchemaIssue, nearestKey } from "./issues";
+import { problem } from "./problems";
 import { stackConfigSchema, TOP_LEVEL_KEYS, type StackConfig } from "./schema";
 
 export { ConfigError, Problems, problem, show } from "./problems";
@@ -16,96 +17,112 @@ export interface ProviderSettings {
     readonly insecure?: boolean;
 }
 
+/** The sections whose shape is sound; a section with a shape problem is absent. */
+export type ParsedConfig = Partial<StackConfig>;
+
 export interface ReadConfig {
-    readonly config: StackConfig;
+    readonly config: ParsedConfig;
+    /** Shape problems, reported together with the plan's. */
+    readonly problems: readonly string[];
     readonly provider: ProviderSettings;
+    /** The Pulumi stack's name, which must agree with `environment`. */
+    readonly stackName: string;
     /** The Proxmox API token, a secret from the first moment it is read. */
     readonly proxmoxApiToken: pulumi.Output<string>;
 }
 
-const SCALAR_KEYS: readonly string[] = ["environment", "domain", "protectVms"];
+/** The provider keys this program reads: it builds its own explicit provider from them and no other. */
+const PROVIDER_KEYS = ["endpoint", "apiToken", "insecure"];
 
-/** Reads the stack's `erpdc:*` and `proxmoxve:*` keys and checks their shape. Throws ConfigError. */
+/** Reads the stack's `erpdc:*` and `proxmoxve:*` keys and checks their shape. */
 export function readConfig(): ReadConfig {
-    const project = new pulumi.Config();
-    const providerConfig = new pulumi.Config("proxmoxve");
-    const problems: string[] = [];
-
+    const project = pulumi.getProject();
     const raw: Record<string, unknown> = {};
-    for (const key of TOP_LEVEL_KEYS) {
-        if (SCALAR_KEYS.includes(key)) {
-            raw[key] = project.get(key);
-            continue;
-        }
-        try {
-            raw[key] = project.getObject(key);
-        } catch {
-            problems.push(`${key} is not valid YAML/JSON structured configuration: write it as a map in Pulumi.<stack>.yaml`);
-        }
+    const providerRaw: Record<string, string> = {};
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        const separator = fullKey.indexOf(":");
+        const [namespace, key] = [fullKey.slice(0, separator), fullKey.slice(separator + 1)];
+        if (namespace === project) raw[key] = decodeConfigValue(value);
+        else if (namespace === "proxmoxve") providerRaw[key] = value;
     }
-    if (raw.protectVms !== undefined) {
-        raw.protectVms = raw.protectVms === "true" ? true : raw.protectVms === "false" ? false : raw.protectVms;
-    }
-    const insecure = providerConfig.get("insecure");
-    if (insecure !== undefined && insecure !== "true" && insecure !== "false") {
-        problems.push(`proxmoxve:insecure is ${JSON.stringify(insecure)}: use true or false`);
-    }
-    if (problems.length > 0) {
-        throw new ConfigError(problems);
-    }
-    const config = parseStackConfig(raw);
-    // Read in plain text only to check its shape; the plan never echoes it.
-    const apiToken = providerConfig.get("apiToken");
-    const endpoint = providerConfig.get("endpoint");
+    const { config, problems } = parseStackConfig(raw);
+    const providerProblems = checkProviderKeys(providerRaw);
+    const { endpoint, apiToken, insecure } = providerRaw;
     const provider: ProviderSettings = {
         ...(endpoint === undefined ? {} : { endpoint }),
+        // Read in plain text only to check its shape; the plan never echoes it.
         ...(apiToken === undefined ? {} : { apiToken }),
         insecure: insecure === "true",
     };
-    return { config, provider, proxmoxApiToken: pulumi.secret(apiToken ?? "") };
+    return {
+        config,
+        problems: [...problems, ...providerProblems],
+        provider,
+        stackName: pulumi.getStack(),
+        proxmoxApiToken: pulumi.secret(apiToken ?? ""),
+    };
 }
 
-/** Checks the shape of the `erpdc:*` keys (as plain values) and fills in the defaults. */
-export function parseStackConfig(raw: unknown): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw, { reportInput: true });
-    if (!parsed.success) {
-        throw new ConfigError(parsed.error.issues.flatMap(describeSchemaIssue));
+/**
+ * Pulumi hands every value over as text, maps and lists as JSON. Text that is not JSON (a domain,
+ * an environment) stays text; the schema then says what shape it should have had.
+ */
+function decodeConfigValue(value: string): unknown {
+    try {
+        return JSON.parse(value) as unknown;
+    } catch {
+        return value;
     }
-    return parsed.data;
 }
 
-/** Keys earlier versions accepted, and what to do about each now (a stack file may still carry them). */
-const RETIRED_KEYS: Readonly<Record<string, string>> = {
-    "mirrors.registry": "the program builds the registry on the infra VM as registry.<domain>; delete the key",
-    "mirrors.charts": "the program builds the chart repository on the infra VM as charts.<domain>; delete the key",
-    "mirrors.files": "the program builds the files area on the infra VM as files.<domain>; image.url, dns.nsArtifact.url and kubernetes.kubespraySource.url name their files in full; delete the key",
-};
+function checkProviderKeys(providerRaw: Readonly<Record<string, string>>): string[] {
+    const problems: string[] = [];
+    for (const key of Object.keys(providerRaw).filter((k) => !PROVIDER_KEYS.includes(k))) {
+        const value = key === "apiToken" || /password|token|secret|key/i.test(key) ? "(value not shown)" : providerRaw[key];
+        problems.push(
+            `proxmoxve:${key} is ${JSON.stringify(value)}: this program builds its own provider from proxmoxve:${PROVIDER_KEYS.join(", proxmoxve:")} only, ` +
+                `so the key would do nothing; ${nearestKey(key, PROVIDER_KEYS, "proxmoxve:")}`,
+        );
+    }
+    const insecure = providerRaw.insecure;
+    if (insecure !== undefined && insecure !== "true" && insecure !== "false") {
+        problems.push(problem("proxmoxve:insecure", insecure, "use true or false"));
+    }
+    return problems;
+}
 
-function describeSchemaIssue(issue: z.core.$ZodIssue): string[] {
-    const key = issue.path.map((part, i) => (typeof part === "number" ? `[${part}]` : `${i === 0 ? "" : "."}${String(part)}`)).join("");
-    const input = (issue as { input?: unknown }).input;
-    switch (issue.code) {
-        case "unrecognized_keys": {
-            const retired = issue.keys.filter((k) => RETIRED_KEYS[`${key}.${k}`] !== undefined);
-            const unknown = issue.keys.filter((k) => !retired.includes(k));
-            return [
-                ...retired.map((k) => `${key}.${k} was removed: ${RETIRED_KEYS[`${key}.${k}`]}`),
-                ...(unknown.length === 0
-                    ? []
-                    : [`${key || "the configuration"} has unknown key(s) ${unknown.map((k) => show(k)).join(", ")}: check the spelling against the README's configuration reference`]),
-            ];
+/**
+ * Checks the shape of the `erpdc:*` keys (as plain values) section by section and fills in the
+ * defaults. Unknown top-level keys are problems too, with the nearest valid key as the fix.
+ */
+export function parseStackConfig(raw: Readonly<Record<string, unknown>>): { config: ParsedConfig; problems: string[] } {
+    const problems: string[] = [];
+    const config: Record<string, unknown> = {};
+    for (const key of Object.keys(raw).filter((k) => !(TOP_LEVEL_KEYS as string[]).includes(k))) {
+        problems.push(problem(`erpdc:${key}`, raw[key], `not a configuration key; ${nearestKey(key, TOP_LEVEL_KEYS, "erpdc:")}`));
+    }
+    for (const key of TOP_LEVEL_KEYS) {
+        const parsed = stackConfigSchema.shape[key].safeParse(raw[key], { reportInput: true });
+        if (parsed.success) {
+            config[key] = parsed.data;
+        } else {
+            problems.push(...parsed.error.issues.flatMap((issue) => describeSchemaIssue({ ...issue, path: [key, ...issue.path] })));
         }
-        case "invalid_type":
-            return [
-                input === undefined
-                    ? `${key} is missing: set it in Pulumi.<stack>.yaml (see the README's configuration reference)`
-                    : `${key} is ${show(input)}: expected ${issue.expected}`,
-            ];
-        case "invalid_value":
-            return [`${key} is ${show(input)}: use one of ${issue.values.map((v) => show(v)).join(", ")}`];
-        case "too_small":
-        case "too_big":
-        default:
-            return [`${key} is ${show(input)}: ${issue.message.toLowerCase()}`];
     }
+    problems.push(...contradictions(raw));
+    return { config: config as ParsedConfig, problems };
+}
+
+/** Keys that are set but cannot take effect because another key rules them out. */
+function contradictions(raw: Readonly<Record<string, unknown>>): string[] {
+    const pki = raw.pki as { algorithm?: unknown; rsaBits?: unknown; ecdsaCurve?: unknown } | undefined;
+    if (pki === undefined || typeof pki !== "object") return [];
+    const algorithm = pki.algorithm ?? "ECDSA";
+    if (algorithm === "ECDSA" && pki.rsaBits !== undefined) {
+        return [problem("pki.rsaBits", pki.rsaBits, 'applies only to pki.algorithm "RSA"; remove it, or set pki.algorithm to "RSA"')];
+    }
+    if (algorithm === "RSA" && pki.ecdsaCurve !== undefined) {
+        return [problem("pki.ecdsaCurve", pki.ecdsaCurve, 'applies only to pki.algorithm "ECDSA"; remove it, or set pki.algorithm to "ECDSA"')];
+    }
+    return [];
 }

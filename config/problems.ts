@@ -33,31 +33,65 @@ export interface ContourPolicy {
     readonly production: boolean;
     /** The stack's domain first, then `internalDomains`. */
     readonly internalDomains: readonly string[];
+    /**
+     * False while `domain` or `internalDomains` is itself wrong: the boundary is unknown then, and
+     * judging URLs against it would only add errors that follow from that one.
+     */
+    readonly known: boolean;
 }
 
-/** The one collector every plan stage reports to. */
+/**
+ * The one collector every plan stage reports to. A scope (`scope()`) reports to the same lists and
+ * counts its own problems, so that a stage can tell "my model is unsound" from "something else is wrong".
+ */
 export class Problems {
-    private readonly errors: string[] = [];
-    private readonly warningList: string[] = [];
+    private readonly errors: string[];
+    private readonly warningList: string[];
+    private readonly parent: Problems | undefined;
+    private own = 0;
 
-    constructor(private readonly contour: ContourPolicy) {}
+    constructor(
+        private readonly contour: ContourPolicy,
+        shared?: { errors: string[]; warnings: string[]; parent: Problems },
+    ) {
+        this.errors = shared?.errors ?? [];
+        this.warningList = shared?.warnings ?? [];
+        this.parent = shared?.parent;
+    }
 
+    /** Problems reported to this collector or its scopes. */
     get count(): number {
-        return this.errors.length;
+        return this.own;
     }
 
     get warnings(): readonly string[] {
         return this.warningList;
     }
 
+    get all(): readonly string[] {
+        return this.errors;
+    }
+
+    /** A collector that reports here and counts its own problems. */
+    scope(): Problems {
+        return new Problems(this.contour, { errors: this.errors, warnings: this.warningList, parent: this });
+    }
+
+    private counted(n: number): void {
+        this.own += n;
+        this.parent?.counted(n);
+    }
+
     /** A problem with a key and its value. */
     fail(key: string, value: unknown, text: string): void {
         this.errors.push(problem(key, value, text));
+        this.counted(1);
     }
 
     /** A problem already phrased in full (several keys, or a computed figure). */
     add(...texts: string[]): void {
         this.errors.push(...texts);
+        this.counted(texts.length);
     }
 
     warn(text: string): void {
@@ -67,7 +101,7 @@ export class Problems {
     /** A URL or host that must stay inside the contour: an error in production, a warning elsewhere. */
     requireInternal(key: string, reference: string): void {
         const host = hostOf(reference);
-        if (host === undefined || isInternalHost(host, this.contour.internalDomains)) {
+        if (!this.contour.known || host === undefined || isInternalHost(host, this.contour.internalDomains)) {
             return;
         }
         const message = problem(
@@ -77,7 +111,7 @@ export class Problems {
                 `(or a private address), or list its domain in internalDomains`,
         );
         if (this.contour.production) {
-            this.errors.push(message);
+            this.add(message);
         } else {
             this.warningList.push(message);
         }

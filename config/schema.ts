@@ -8,14 +8,14 @@ export const ENVIRONMENTS = ["dev", "staging", "production"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 export const HA_MODES = ["rules", "groups", "none"] as const;
-export const THIN_DATASTORE_TYPES = ["lvmthin", "zfspool"] as const;
 
 const integer = (min: number, max: number) => z.int().min(min).max(max);
 
-const datastore = (what: string, example: string) =>
+const datastore = (what: string, example: string, types: string) =>
     z.strictObject({
         id: z.string().min(1).describe(`Proxmox storage ID of the ${what}, e.g. "${example}"`),
-        shared: z.boolean().default(false).describe("true when every host sees the same storage (Ceph, NFS, ...)"),
+        type: z.string().describe(`storage type of the ${what} as \`pvesm status\` shows it: ${types}`),
+        shared: z.boolean().default(false).describe("true when every host sees the same storage (nfs, cifs, cephfs, rbd are; lvmthin and zfspool never are)"),
     });
 
 const proxmoxHost = z.strictObject({
@@ -40,11 +40,14 @@ const proxmox = z.strictObject({
     memoryReserveGiB: z.number().min(0).default(4).describe("memory kept free on every host for Proxmox and the ZFS ARC"),
     cpuOvercommit: z.number().min(1).max(16).default(2).describe("vCPUs scheduled per physical core"),
     datastores: z.strictObject({
-        disks: datastore("VM disks", "local-zfs").extend({
-            type: z.string().describe('storage type of the VM disks: "lvmthin" or "zfspool" (thin provisioning only)'),
+        disks: z.strictObject({
+            id: z.string().min(1).describe('Proxmox storage ID of the VM disks, e.g. "local-zfs"'),
+            type: z
+                .string()
+                .describe('storage type of the VM disks as `pvesm status` shows it: "lvmthin" or "zfspool" (local to each host: a template per host) or "rbd" (Ceph, shared: one template)'),
         }),
-        images: datastore("downloaded cloud image", "local"),
-        snippets: datastore("cloud-init snippets", "local"),
+        images: datastore("downloaded cloud image", "local", '"dir", "nfs", "cifs", "cephfs" or "btrfs" (content type import)'),
+        snippets: datastore("cloud-init snippets", "local", '"dir", "nfs", "cifs", "cephfs" or "btrfs"'),
     }),
     network: z.strictObject({
         bridge: z

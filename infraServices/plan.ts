@@ -2,7 +2,7 @@
 // area, under which names, with which registry account; and the data disk they all live on.
 import type { Environment, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
-import type { DnsPlan } from "../dns/plan";
+import type { ServiceNames } from "../dns/plan";
 import type { VmSpec } from "../proxmox/plan";
 
 export interface InfraServicesPlan {
@@ -13,8 +13,12 @@ export interface InfraServicesPlan {
     readonly registryUsername: string;
 }
 
-export function planInfraServices(config: StackConfig, dns: DnsPlan, problems: Problems): InfraServicesPlan | undefined {
-    const before = problems.count;
+/** What the infra services' plan reads of the configuration. */
+export type InfraServicesConfig = Pick<StackConfig, "environment" | "vms" | "registry">;
+
+export function planInfraServices(config: InfraServicesConfig, names: ServiceNames | undefined, problems: Problems): InfraServicesPlan | undefined {
+    const scope = problems.scope();
+    problems = scope;
     if (config.vms.infra.dataDiskGiB === undefined) {
         problems.fail("vms.infra.dataDiskGiB", undefined, "the registry, the chart repository and the files area live on the infra VM's data disk; set its size, e.g. 200");
     }
@@ -22,9 +26,9 @@ export function planInfraServices(config: StackConfig, dns: DnsPlan, problems: P
     if (!/^[a-z][a-z0-9._-]{0,31}$/.test(username)) {
         problems.fail("registry.username", username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
     }
-    if (problems.count > before) {
+    if (scope.count > 0 || names === undefined) {
         return undefined;
     }
-    const { registry, charts, files } = dns.names;
-    return { environment: config.environment, host: dns.serviceHost, names: { registry, charts, files }, registryUsername: username };
+    const { registry, charts, files } = names;
+    return { environment: config.environment, host: names.serviceHost, names: { registry, charts, files }, registryUsername: username };
 }

@@ -2,7 +2,7 @@
 // names, as the plan lists them.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import type { CertificateRequest, PkiPlan, ServerCertificateRequests } from "./plan";
+import { RENEWAL_DAYS, type CertificateRequest, type PkiPlan, type ServerCertificateRequests } from "./plan";
 
 export interface ServerCertificate {
     readonly certificatePem: pulumi.Output<string>;
@@ -81,7 +81,7 @@ export class LocalCa extends pulumi.ComponentResource {
                 caCertPem: this.certificatePem,
                 validityPeriodHours: this.settings.serverValidityDays * 24,
                 // Renewed by a plain `pulumi up` during the last month of its life.
-                earlyRenewalHours: 30 * 24,
+                earlyRenewalHours: RENEWAL_DAYS * 24,
                 allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
             },
             { parent: this },

@@ -1,7 +1,8 @@
 // The local CA's plan: its settings and every server certificate the contour needs, with the
 // names and addresses each one carries.
 import type { Environment, StackConfig } from "../config";
-import type { DnsPlan } from "../dns/plan";
+import type { Problems } from "../config/problems";
+import type { ServiceNames } from "../dns/plan";
 
 export interface CertificateRequest {
     readonly dnsNames: readonly string[];
@@ -23,8 +24,24 @@ export interface PkiPlan {
     readonly serverCertificates: ServerCertificateRequests;
 }
 
-export function planPki(config: StackConfig, dns: DnsPlan): PkiPlan {
-    const { names, servers } = dns;
+/** What the PKI plan reads of the configuration. */
+export type PkiConfig = Pick<StackConfig, "environment" | "pki">;
+
+/** Days before expiry at which `pulumi up` renews a server certificate (LocalCa's earlyRenewalHours). */
+export const RENEWAL_DAYS = 30;
+
+export function planPki(config: PkiConfig, names: ServiceNames | undefined, problems: Problems): PkiPlan | undefined {
+    const { caValidityDays, serverValidityDays } = config.pki;
+    if (serverValidityDays > caValidityDays) {
+        problems.fail("pki.serverValidityDays", serverValidityDays, `outlives the CA (pki.caValidityDays ${caValidityDays}), and clients refuse a certificate once its CA has expired; use at most ${caValidityDays}`);
+    }
+    if (serverValidityDays <= RENEWAL_DAYS) {
+        problems.fail("pki.serverValidityDays", serverValidityDays, `certificates are renewed ${RENEWAL_DAYS} days before they expire, so this would renew them at every pulumi up; use more than ${RENEWAL_DAYS}, e.g. 397`);
+    }
+    if (names === undefined) {
+        return undefined;
+    }
+    const { servers } = names;
     // The infra services answer under their service name and under every infra VM's own name and
     // address, so that a client can reach them before DNS or through another infra VM.
     const infraService = (name: string): CertificateRequest => ({

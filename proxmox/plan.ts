@@ -3,11 +3,10 @@
 // problem reported to the collector with the key, the value and the fix.
 import type { Environment, ProviderSettings, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
-import { DNS_LABEL, isDnsDomain } from "../lib/dnsNames";
-import { isIpv4, parseNetwork, type Ipv4Network } from "../lib/net";
-import { THIN_DATASTORE_TYPES } from "../config/schema";
-import { checkHostAddress, checkServiceAddresses, checkUniqueVmIds, checkUniqueness, expandVms, placeVmsOnHosts } from "./vmPlan";
 import type { Role } from "../lib/conventions";
+import { checkHosts, checkNetwork, checkSettings, checkTemplates } from "./checks";
+import { STORAGE_TYPES, type StorageType } from "./facts";
+import { checkServiceAddresses, checkUniqueVmIds, checkUniqueness, expandVms, placeVmsOnHosts } from "./vmPlan";
 
 export interface VmSpec {
     readonly name: string;
@@ -52,7 +51,7 @@ export interface NodeNetwork {
     readonly ntpServers: readonly string[];
 }
 
-type ProxmoxConfig = StackConfig["proxmox"];
+type ProxmoxSection = StackConfig["proxmox"];
 
 export interface ProxmoxPlan {
     readonly environment: Environment;
@@ -60,10 +59,10 @@ export interface ProxmoxPlan {
     readonly protectVms: boolean;
     readonly provider: { readonly endpoint: string; readonly insecure: boolean; readonly sshUsername: string };
     readonly hosts: readonly ProxmoxHostSpec[];
-    readonly haMode: ProxmoxConfig["haMode"];
-    readonly datastores: ProxmoxConfig["datastores"];
-    readonly nic: ProxmoxConfig["network"];
-    readonly clones: ProxmoxConfig["clones"];
+    readonly haMode: ProxmoxSection["haMode"];
+    readonly datastores: ProxmoxSection["datastores"] & { readonly disks: { readonly shared: boolean } };
+    readonly nic: ProxmoxSection["network"];
+    readonly clones: ProxmoxSection["clones"];
     /** How much of each host the VMs may take (the capacity check and topology.md). */
     readonly capacity: { readonly memoryReserveGiB: number; readonly cpuOvercommit: number };
     readonly image: StackConfig["image"] & { readonly checksum: string; readonly fileName: string };
@@ -75,56 +74,62 @@ export interface ProxmoxPlan {
     readonly vms: readonly VmSpec[];
 }
 
-const API_TOKEN = /^[^@\s!=]+@[^@\s!=]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const LINUX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const CHECKSUM_HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
+/** What the Proxmox plan reads of the configuration. */
+export type ProxmoxConfig = Pick<StackConfig, "environment" | "domain" | "proxmox" | "image" | "network" | "vms" | "mirrors">;
+
+/** An address on the contour that belongs to a machine this program does not build (a mirror, an NTP server). */
+export interface ReservedAddress {
+    readonly address: string;
+    /** The key that names it, e.g. "mirrors.apt". */
+    readonly owner: string;
+}
+
+export interface ProxmoxPlanContext {
+    readonly protectVms: boolean;
+    readonly reserved: readonly ReservedAddress[];
+}
 
 /**
- * The Proxmox model of the stack, or undefined when a problem in this layer leaves no sound model
- * (the problems are in the collector then).
+ * The Proxmox model of the stack, or undefined when a problem leaves no sound set of VMs (the
+ * problems are in the collector then). Problems that do not touch the VMs' names, addresses or
+ * placement (the image, the endpoint, the CPU type, ...) are reported without withholding the model,
+ * so that the stages after this one still check what depends on it.
  */
-export function planProxmox(config: StackConfig, provider: ProviderSettings, problems: Problems, protectVms: boolean): ProxmoxPlan | undefined {
-    const before = problems.count;
-    checkProvider(config.domain, provider, problems);
-    checkHosts(config.proxmox, problems);
-    const network = checkNetwork(config.network, problems);
-    checkImage(config.image, problems);
-    problems.requireInternalUrl("mirrors.apt", config.mirrors.apt, "use an http(s) URL of the internal mirror");
-    if (!LINUX_USER.test(config.vms.adminUser) || config.vms.adminUser === "root") {
-        problems.fail("vms.adminUser", config.vms.adminUser, "use a lowercase Linux user name other than root, e.g. erpadmin");
-    }
-    if (!DNS_LABEL.test(config.vms.template.name)) {
-        problems.fail("vms.template.name", config.vms.template.name, "use a DNS label (lowercase letters, digits, hyphens)");
-    }
-    const unplaced = network ? expandVms(config, network, problems) : [];
-    checkUniqueness(unplaced, problems);
-    checkServiceAddresses(config, unplaced, problems);
-    if (problems.count > before || network === undefined) {
+export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, problems: Problems, context: ProxmoxPlanContext): ProxmoxPlan | undefined {
+    checkSettings(config, provider, problems);
+    const model = problems.scope();
+    checkHosts(config.proxmox, model);
+    const network = checkNetwork(config.network, config.proxmox.hosts, context.reserved, model);
+    const unplaced = network ? expandVms(config, network, model) : [];
+    checkUniqueness(unplaced, model);
+    checkServiceAddresses(config, unplaced, context.reserved, model);
+    if (model.count > 0 || network === undefined) {
         return undefined;
     }
-    const vms = placeVmsOnHosts(config.proxmox, config.vms, unplaced, problems);
-    if (problems.count > before) {
+    const vms = placeVmsOnHosts(config.proxmox, config.vms, unplaced, model);
+    if (model.count > 0) {
         return undefined;
     }
     const templates = planTemplates(config, vms);
-    checkUniqueVmIds(vms, templates, problems);
-    if (problems.count > before) {
+    checkTemplates(templates, config.vms, problems);
+    checkUniqueVmIds(config.vms, vms, templates, model);
+    if (model.count > 0) {
         return undefined;
     }
     return {
         environment: config.environment,
         domain: config.domain,
-        protectVms,
-        provider: { endpoint: provider.endpoint as string, insecure: provider.insecure ?? false, sshUsername: config.proxmox.ssh.username },
+        protectVms: context.protectVms,
+        provider: { endpoint: provider.endpoint ?? "", insecure: provider.insecure ?? false, sshUsername: config.proxmox.ssh.username },
         hosts: config.proxmox.hosts,
         haMode: config.proxmox.haMode,
-        datastores: config.proxmox.datastores,
+        datastores: { ...config.proxmox.datastores, disks: { ...config.proxmox.datastores.disks, shared: disksShared(config) } },
         nic: config.proxmox.network,
         clones: config.proxmox.clones,
         capacity: { memoryReserveGiB: config.proxmox.memoryReserveGiB, cpuOvercommit: config.proxmox.cpuOvercommit },
         image: {
             ...config.image,
-            checksum: (config.image.checksum as string).toLowerCase(),
+            checksum: (config.image.checksum ?? "").toLowerCase(),
             // Proxmox's "import" content type accepts .qcow2/.raw/.vmdk; Ubuntu's .img is qcow2.
             fileName: imageFileName(config.image.url),
         },
@@ -146,146 +151,25 @@ export function planProxmox(config: StackConfig, provider: ProviderSettings, pro
     };
 }
 
-function checkProvider(domain: string, provider: ProviderSettings, problems: Problems): void {
-    const { endpoint, apiToken } = provider;
-    if (endpoint === undefined) {
-        problems.fail("proxmoxve:endpoint", undefined, `set it with \`pulumi config set proxmoxve:endpoint https://pve1.${domain}:8006/\``);
-    } else {
-        let url: URL | undefined;
-        try {
-            url = new URL(endpoint);
-        } catch {
-            url = undefined;
-        }
-        if (url === undefined || url.protocol !== "https:") {
-            problems.fail("proxmoxve:endpoint", endpoint, "use the HTTPS URL of the Proxmox API, e.g. https://pve1.erp.uno:8006/");
-        } else {
-            problems.requireInternal("proxmoxve:endpoint", endpoint);
-        }
-    }
-    if (apiToken === undefined) {
-        problems.add(
-            "proxmoxve:apiToken is missing: create an API token in Proxmox and store it with " +
-                "`pulumi config set --secret proxmoxve:apiToken 'pulumi@pve!erpdc=<uuid>'`",
-        );
-    } else if (!API_TOKEN.test(apiToken)) {
-        // Never echo the value: it is a secret even when it is malformed.
-        problems.add(
-            "proxmoxve:apiToken is malformed (value not shown): expected USER@REALM!TOKENID=UUID, e.g. " +
-                "pulumi@pve!erpdc=<uuid>; set it with `pulumi config set --secret proxmoxve:apiToken ...`",
-        );
-    }
-}
-
-function checkHosts(proxmox: ProxmoxConfig, problems: Problems): void {
-    const names = new Map<string, number>();
-    const addresses = new Map<string, number>();
-    proxmox.hosts.forEach((host, i) => {
-        const key = `proxmox.hosts[${i}]`;
-        if (!DNS_LABEL.test(host.name)) {
-            problems.fail(`${key}.name`, host.name, "use the Proxmox node name, a DNS label (lowercase letters, digits, hyphens)");
-        }
-        if (names.has(host.name)) {
-            problems.fail(`${key}.name`, host.name, `proxmox.hosts[${names.get(host.name)}] has the same name; host names must be unique`);
-        }
-        names.set(host.name, i);
-        if (!isIpv4(host.address)) {
-            problems.fail(`${key}.address`, host.address, "use the host's IPv4 management address (the provider uploads snippets to it over SSH)");
-        } else if (addresses.has(host.address)) {
-            problems.fail(`${key}.address`, host.address, `proxmox.hosts[${addresses.get(host.address)}] has the same address; every host needs its own`);
-        }
-        addresses.set(host.address, i);
-    });
-    const diskType = proxmox.datastores.disks.type;
-    if (!(THIN_DATASTORE_TYPES as readonly string[]).includes(diskType)) {
-        problems.fail(
-            "proxmox.datastores.disks.type",
-            diskType,
-            `VM disks must be thin-provisioned; use an LVM-thin ("lvmthin") or ZFS ("zfspool") datastore`,
-        );
-    }
-    if (proxmox.network.vlan !== undefined && (proxmox.network.vlan < 1 || proxmox.network.vlan > 4094)) {
-        problems.fail("proxmox.network.vlan", proxmox.network.vlan, "a VLAN ID is 1 to 4094; remove the key for an untagged bridge");
-    }
-    if (proxmox.haMode !== "none" && proxmox.hosts.length < 2) {
-        problems.fail("proxmox.haMode", proxmox.haMode, `HA needs at least two Proxmox hosts and there is ${proxmox.hosts.length}; set it to "none"`);
-    }
-}
-
-/** The node network, when `network.cidr` is a usable one; the other addresses are checked against it. */
-function checkNetwork(settings: StackConfig["network"], problems: Problems): Ipv4Network | undefined {
-    const network = parseNetwork(settings.cidr);
-    if (network === undefined) {
-        problems.fail("network.cidr", settings.cidr, "use an IPv4 network with its host bits zero, e.g. 10.0.0.0/24");
-    } else if (network.prefixLength > 29) {
-        problems.fail("network.cidr", settings.cidr, "the node network is too small; use /29 or larger");
-    }
-    if (!isIpv4(settings.gateway)) {
-        problems.fail("network.gateway", settings.gateway, "use an IPv4 address inside network.cidr, e.g. 10.0.0.1");
-    } else if (network) {
-        checkHostAddress("network.gateway", settings.gateway, network, undefined, problems);
-    }
-    for (const key of ["apiAddress", "ingressAddress"] as const) {
-        const address = settings[key];
-        if (!isIpv4(address)) {
-            problems.fail(`network.${key}`, address, "use a free IPv4 address inside network.cidr");
-        } else if (network) {
-            checkHostAddress(`network.${key}`, address, network, settings.gateway, problems);
-        }
-    }
-    if (settings.apiAddress === settings.ingressAddress) {
-        problems.fail("network.ingressAddress", settings.ingressAddress, "network.apiAddress has it already; the API and the ingress need their own addresses");
-    }
-    (settings.dnsServers ?? []).forEach((server, i) => {
-        if (!isIpv4(server)) {
-            problems.fail(`network.dnsServers[${i}]`, server, "use an IPv4 address, e.g. the infra VM's");
-        } else {
-            problems.requireInternal(`network.dnsServers[${i}]`, server);
-        }
-    });
-    settings.ntpServers.forEach((server, i) => {
-        if (!isIpv4(server) && !isDnsDomain(server)) {
-            problems.fail(`network.ntpServers[${i}]`, server, "use an IPv4 address or a DNS name");
-        } else {
-            problems.requireInternal(`network.ntpServers[${i}]`, server);
-        }
-    });
-    return network && network.prefixLength <= 29 ? network : undefined;
-}
-
-function checkImage(image: StackConfig["image"], problems: Problems): void {
-    problems.requireInternalUrl(
-        "image.url",
-        image.url,
-        "use the http(s) URL of the Ubuntu 24.04 cloud image on the internal mirror, ending in .img, .qcow2 or .raw",
-        /^https?:\/\/[^/]+\/.+\.(img|qcow2|raw)$/,
-    );
-    const length = CHECKSUM_HEX_LENGTH[image.checksumAlgorithm];
-    if (image.checksum === undefined || image.checksum === "") {
-        problems.fail(
-            "image.checksum",
-            undefined,
-            `Proxmox verifies the downloaded image against it; copy the ${image.checksumAlgorithm} line of the image from the mirror's SHA256SUMS`,
-        );
-    } else if (!new RegExp(`^[0-9a-fA-F]{${length}}$`).test(image.checksum)) {
-        problems.fail("image.checksum", image.checksum, `a ${image.checksumAlgorithm} checksum is ${length} hexadecimal digits`);
-    }
-}
-
 /** A template on every host that runs a VM, or one on the first host when disks are shared. */
-function planTemplates(config: StackConfig, vms: readonly VmSpec[]): TemplateSpec[] {
+function planTemplates(config: ProxmoxConfig, vms: readonly VmSpec[]): TemplateSpec[] {
     const { proxmox, vms: settings } = config;
     const used = new Set(vms.map((vm) => vm.host));
     return proxmox.hosts
         .map((host, index) => ({ host: host.name, index }))
-        .filter(({ host, index }) => (proxmox.datastores.disks.shared ? index === 0 : used.has(host)))
+        .filter(({ host, index }) => (disksShared(config) ? index === 0 : used.has(host)))
         .map(({ host, index }) => ({
             host,
             // The host's position, not its name, picks the ID: keep proxmox.hosts append-only.
             vmId: settings.template.vmIdStart + index,
-            name: proxmox.datastores.disks.shared ? settings.template.name : `${settings.template.name}-${host}`,
+            name: disksShared(config) ? settings.template.name : `${settings.template.name}-${host}`,
             diskGiB: settings.template.diskGiB,
         }));
+}
+
+/** VM disks on a storage every host sees (Ceph RBD): one template feeds every host's clones. */
+function disksShared(config: ProxmoxConfig): boolean {
+    return STORAGE_TYPES[config.proxmox.datastores.disks.type as StorageType]?.shared === "always";
 }
 
 export function imageFileName(url: string): string {

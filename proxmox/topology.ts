@@ -93,8 +93,8 @@ function storageSection({ datastores, templates }: ProxmoxPlan): string[] {
         "## Storage",
         "",
         `- VM disks: ${datastores.disks.id} (${datastores.disks.type}, ${where(datastores.disks.shared)}); templates: ${templates.map((t) => `${t.name} (${t.vmId}) on ${t.host}`).join(", ")}`,
-        `- cloud image: ${datastores.images.id} (${where(datastores.images.shared)})`,
-        `- cloud-init snippets: ${datastores.snippets.id} (${where(datastores.snippets.shared)})`,
+        `- cloud image: ${datastores.images.id} (${datastores.images.type}, ${where(datastores.images.shared)})`,
+        `- cloud-init snippets: ${datastores.snippets.id} (${datastores.snippets.type}, ${where(datastores.snippets.shared)})`,
         "",
     ];
 }

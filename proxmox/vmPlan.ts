@@ -1,12 +1,12 @@
 // The VMs of the stack: expanded from the roles (name, VM ID, address, MAC), checked for clashes,
 // and placed on the Proxmox hosts within their capacity. Pure functions over the config.
 import { createHash } from "crypto";
-import type { StackConfig } from "../config";
 import type { Problems } from "../config/problems";
 import { environmentTag, ROLE_TAGS, ROLES, type Role } from "../lib/conventions";
 import { DNS_LABEL } from "../lib/dnsNames";
 import { isIpv4, type Ipv4Network } from "../lib/net";
-import type { TemplateSpec, VmSpec } from "./plan";
+import { VM_ID_RANGE } from "./facts";
+import type { ProxmoxConfig, ReservedAddress, TemplateSpec, VmSpec } from "./plan";
 import { hostLoads, placeVms, PlacementError, type PlacementVm } from "./placement";
 
 /** A VM before placement: everything but its Proxmox host. */
@@ -18,7 +18,7 @@ const DEFAULT_NAME_PREFIX: Record<Role, string> = {
     workers: "k8s-worker",
 };
 
-export function expandVms(config: StackConfig, network: Ipv4Network, problems: Problems): UnplacedVm[] {
+export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems: Problems): UnplacedVm[] {
     const { vms, domain, proxmox, environment } = config;
     const hostNames = new Set(proxmox.hosts.map((host) => host.name));
     const result: UnplacedVm[] = [];
@@ -32,8 +32,8 @@ export function expandVms(config: StackConfig, network: Ipv4Network, problems: P
         if (!DNS_LABEL.test(`${prefix}${Math.max(settings.count, 1)}`)) {
             problems.fail(`${key}.namePrefix`, prefix, "VM names are the prefix plus a number and must be DNS labels; use lowercase letters, digits and hyphens");
         }
-        if (settings.vmIdStart < 100 || settings.vmIdStart + settings.count - 1 > 999_999_999) {
-            problems.fail(`${key}.vmIdStart`, settings.vmIdStart, "Proxmox VM IDs run from 100 to 999999999");
+        if (settings.vmIdStart < VM_ID_RANGE.min || settings.vmIdStart + settings.count - 1 > VM_ID_RANGE.max) {
+            problems.fail(`${key}.vmIdStart`, settings.vmIdStart, `Proxmox VM IDs run from ${VM_ID_RANGE.min} to ${VM_ID_RANGE.max}`);
         }
         if (settings.addresses.length !== settings.count) {
             problems.fail(
@@ -136,9 +136,15 @@ export function checkUniqueness(vms: readonly UnplacedVm[], problems: Problems):
     }
 }
 
-/** The API virtual IP, the ingress and the Proxmox hosts keep their addresses to themselves. */
-export function checkServiceAddresses(config: StackConfig, vms: readonly UnplacedVm[], problems: Problems): void {
+/** The API virtual IP, the ingress, the Proxmox hosts, the mirrors and NTP servers keep their addresses to themselves. */
+export function checkServiceAddresses(config: ProxmoxConfig, vms: readonly UnplacedVm[], reserved: readonly ReservedAddress[], problems: Problems): void {
     const { network, proxmox } = config;
+    for (const vm of vms) {
+        const owner = reserved.find((entry) => entry.address === vm.address);
+        if (owner) {
+            problems.fail(`vms.${vm.role}.addresses[${vm.ordinal - 1}]`, vm.address, `${owner.owner} uses it already; give ${vm.name} its own address`);
+        }
+    }
     for (const key of ["apiAddress", "ingressAddress"] as const) {
         const owner = vms.find((vm) => vm.address === network[key]);
         if (owner) {
@@ -168,8 +174,8 @@ export function checkHostAddress(key: string, address: string, network: Ipv4Netw
 
 /** Places every VM on a host (anti-affinity, capacity) and reports hosts that would be overfilled. */
 export function placeVmsOnHosts(
-    proxmox: StackConfig["proxmox"],
-    roles: StackConfig["vms"],
+    proxmox: ProxmoxConfig["proxmox"],
+    roles: ProxmoxConfig["vms"],
     vms: readonly UnplacedVm[],
     problems: Problems,
 ): VmSpec[] {
@@ -213,19 +219,22 @@ export function placeVmsOnHosts(
     return vms.map((vm) => ({ ...vm, host: placement.get(vm.name) as string }));
 }
 
-export function checkUniqueVmIds(vms: readonly VmSpec[], templates: readonly TemplateSpec[], problems: Problems): void {
+/** No two VMs or templates share a VM ID; a clash is reported once per key, quoting that key's value. */
+export function checkUniqueVmIds(roles: ProxmoxConfig["vms"], vms: readonly VmSpec[], templates: readonly TemplateSpec[], problems: Problems): void {
     const owners = new Map<number, string>();
-    const claim = (vmId: number, owner: string, key: string) => {
+    const reported = new Set<string>();
+    const claim = (vmId: number, owner: string, key: string, value: number) => {
         const previous = owners.get(vmId);
-        if (previous !== undefined) {
-            problems.fail(key, vmId, `VM ID ${vmId} of ${owner} is already ${previous}'s; move the ranges of vmIdStart apart`);
+        if (previous !== undefined && !reported.has(key)) {
+            reported.add(key);
+            problems.fail(key, value, `gives ${owner} VM ID ${vmId}, which is already ${previous}'s; move the ranges of vmIdStart apart`);
         }
         owners.set(vmId, owner);
     };
     for (const template of templates) {
-        claim(template.vmId, `the template on ${template.host}`, "vms.template.vmIdStart");
+        claim(template.vmId, `the template on ${template.host}`, "vms.template.vmIdStart", roles.template.vmIdStart);
     }
     for (const vm of vms) {
-        claim(vm.vmId, vm.name, `vms.${vm.role}.vmIdStart`);
+        claim(vm.vmId, vm.name, `vms.${vm.role}.vmIdStart`, roles[vm.role].vmIdStart);
     }
 }

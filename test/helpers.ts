@@ -35,7 +35,8 @@ export function providerSettings(stack: string) {
 export function plannedStack(stack: string, edit?: (raw: Record<string, any>) => void): StackPlan {
     const raw = rawProjectConfig(stack);
     edit?.(raw);
-    return planStack(parseStackConfig(raw), providerSettings(stack));
+    const { config, problems } = parseStackConfig(raw);
+    return planStack({ config, problems, provider: providerSettings(stack), stackName: stack });
 }
 
 /** Edit for plannedStack: production with a second infra VM (two DNS servers). */
@@ -57,17 +58,20 @@ export function dependsOn(resources: readonly RecordedResource[], from: string, 
     return walk(find(resources, from).urn);
 }
 
-/** Runs a stack file (optionally edited) under the mock engine, recording what gets registered. */
+/**
+ * Runs a stack file (optionally edited) under the mock engine, recording what gets registered;
+ * `as` runs it under another stack name.
+ */
 export async function runStackFile(
     stack: string,
-    options: { preview?: boolean; edit?: (config: Record<string, any>) => void } = {},
+    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string } = {},
 ): Promise<StackRun & { recorded: RecordedResource[] }> {
     const document = stackDocument(stack);
     options.edit?.(document);
     const offline = fromConfigMap(document);
     const recorded: RecordedResource[] = [];
     const run = await runStack(
-        { stack, config: offline.config, secretKeys: offline.secretKeys, preview: options.preview ?? false },
+        { stack: options.as ?? stack, config: offline.config, secretKeys: offline.secretKeys, preview: options.preview ?? false },
         recorded,
     );
     return { ...run, recorded };

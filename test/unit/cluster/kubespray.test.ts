@@ -81,6 +81,7 @@ describe("Kubespray group_vars", () => {
         const old = clusterPlan("production", (raw) => {
             raw.kubernetes.kubesprayVersion = "v2.27.0";
             raw.kubernetes.kubeVersion = "1.31.4";
+            raw.kubernetes.kubespraySource.url = "http://10.0.0.2/files/kubespray/kubespray-2.27.0.tar.gz";
         });
         assert.equal((groupVars(old)["k8s_cluster/k8s-cluster.yml"] as any).kube_version, "v1.31.4");
     });
@@ -93,7 +94,12 @@ describe("Kubespray compatibility table", () => {
         assert.match(compatibilityProblems("v2.30.0", "1.32.5", "2.16.14").join(), /not in the compatibility table/);
         assert.match(compatibilityProblems("v2.28.0", "1.29.3", "2.16.14").join(), /supports Kubernetes 1\.30 to 1\.32/);
         assert.match(compatibilityProblems("v2.28.0", "v1.32.5", "2.16.14").join(), /write it without the "v"/);
-        assert.match(compatibilityProblems("v2.28.0", "1.32.5", "2.18.1").join(), /needs ansible-core >= 2\.16\.4 and < 2\.17\.5/);
+        assert.match(compatibilityProblems("v2.28.0", "1.32.5", "2.18.1").join(), /needs ansible-core >= 2\.16\.14 and < 2\.17\.0/);
+        assert.match(compatibilityProblems("v2.28.0", "1.32.5", "2.16.13").join(), /needs ansible-core >= 2\.16\.14/);
+        // A patch release the tag has no checksums for cannot be downloaded.
+        assert.match(compatibilityProblems("v2.28.0", "1.32.6", "2.16.14").join(), /has no checksums for it .* knows 1\.32\.0 to 1\.32\.5/);
+        assert.match(compatibilityProblems("v2.27.0", "1.31.5", "2.16.14").join(), /knows 1\.31\.0 to 1\.31\.4/);
+        assert.deepEqual(compatibilityProblems("v2.26.0", "1.30.4", "2.16.9"), []);
     });
 });
 
@@ -133,11 +139,11 @@ describe("lifecycle: which playbook runs for which change", () => {
         ["two workers added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24", "10.0.0.25"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4,k8s-worker5", null]]],
         ["a worker removed", base, withWorkers(["10.0.0.21", "10.0.0.22"]), [["remove-node.yml", null, "k8s-worker3"]]],
         ["a worker moved to another address", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.53"]), [["remove-node.yml", null, "k8s-worker3"], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker3", null]]],
-        ["a patch upgrade of Kubernetes", base, edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")), [["upgrade-cluster.yml", null, null]]],
+        ["a patch upgrade of Kubernetes", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), base, [["upgrade-cluster.yml", null, null]]],
         ["a new Kubespray release", base, { ...base, kubesprayVersion: "v2.29.0" }, [["upgrade-cluster.yml", null, null]]],
         ["a cluster setting changed", base, edited((raw) => (raw.kubernetes.certManager = true)), [["cluster.yml", null, null]]],
         ["an upgrade and a new worker together", base, { ...withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), kubeVersion: "1.32.7" }, [["upgrade-cluster.yml", null, null], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
-        ["a downgrade", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")), base, /cannot be downgraded/],
+        ["a downgrade", base, edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), /cannot be downgraded/],
         ["a skipped minor version", { ...base, kubeVersion: "1.30.2" }, base, /upgrade one minor version at a time/],
         ["a control-plane change", base, { ...base, controlPlane: { ...base.controlPlane, "k8s-control4": "10.0.0.14" } }, /manual procedure/],
     ];
@@ -160,7 +166,7 @@ describe("lifecycle: which playbook runs for which change", () => {
     });
 
     it("keeps the versions out of the configuration hash", () => {
-        assert.equal(edited((raw) => (raw.kubernetes.kubeVersion = "1.32.7")).varsHash, base.varsHash);
+        assert.equal(edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")).varsHash, base.varsHash);
         assert.notEqual(edited((raw) => (raw.kubernetes.podCidr = "10.240.0.0/16")).varsHash, base.varsHash);
     });
 

@@ -19,6 +19,8 @@ interface KeyEdit {
     readonly base?: Edit;
     /** Changes the key to another valid value (and, where a value must stay consistent, its partner). */
     readonly edit: Edit;
+    /** The stack name the edited config runs under, when the edit changes which stack it fits. */
+    readonly as?: string;
 }
 
 const at = (doc: Doc, key: string) => doc[`erpdc:${key}`];
@@ -66,7 +68,8 @@ const ROLE_EDITS = (role: "infra" | "controlPlane" | "workers", prefix: string):
 };
 
 const EDITS: Record<string, KeyEdit> = {
-    environment: { stack: "staging", edit: set("environment", "dev") },
+    // A stack's environment follows its name, so the edited config runs as a dev stack.
+    environment: { stack: "staging", edit: set("environment", "dev"), as: "dev-copy" },
     domain: { edit: set("domain", "erp.internal") },
     protectVms: { edit: set("protectVms", true) },
     "proxmox.hosts[].name": { stack: "production", edit: (d) => (at(d, "proxmox").hosts[2].name = "pve4") },
@@ -77,11 +80,12 @@ const EDITS: Record<string, KeyEdit> = {
     "proxmox.memoryReserveGiB": { edit: set("proxmox.memoryReserveGiB", 6) },
     "proxmox.cpuOvercommit": { edit: set("proxmox.cpuOvercommit", 3) },
     "proxmox.datastores.disks.id": { edit: (d) => (at(d, "proxmox").datastores.disks.id = "tank") },
-    "proxmox.datastores.disks.shared": { stack: "production", edit: (d) => (at(d, "proxmox").datastores.disks.shared = true) },
-    "proxmox.datastores.disks.type": { edit: (d) => (at(d, "proxmox").datastores.disks.type = at(d, "proxmox").datastores.disks.type === "zfspool" ? "lvmthin" : "zfspool") },
+    "proxmox.datastores.disks.type": { stack: "production", edit: (d) => (at(d, "proxmox").datastores.disks = { id: "ceph-vm", type: "rbd" }) },
     "proxmox.datastores.images.id": { edit: (d) => (at(d, "proxmox").datastores.images.id = "isos") },
+    "proxmox.datastores.images.type": { edit: (d) => (at(d, "proxmox").datastores.images.type = "btrfs") },
     "proxmox.datastores.images.shared": { stack: "production", edit: (d) => (at(d, "proxmox").datastores.images.shared = true) },
     "proxmox.datastores.snippets.id": { edit: (d) => (at(d, "proxmox").datastores.snippets.id = "cephfs") },
+    "proxmox.datastores.snippets.type": { edit: (d) => (at(d, "proxmox").datastores.snippets = { id: "cephfs", type: "cephfs", shared: true }) },
     "proxmox.datastores.snippets.shared": { stack: "production", edit: (d) => (at(d, "proxmox").datastores.snippets.shared = true) },
     "proxmox.network.bridge": { edit: set("proxmox.network.bridge", "vmbr1") },
     "proxmox.network.vlan": { edit: set("proxmox.network.vlan", 20) },
@@ -124,10 +128,13 @@ const EDITS: Record<string, KeyEdit> = {
     "dns.extraRecords[].ttl": { base: oneRecord, edit: record({ ttl: 60 }) },
     "dns.extraRecords[].data": { base: oneRecord, edit: record({ data: { ip: "10.0.10.41" } }) },
     "registry.username": { edit: set("registry.username", "pusher") },
-    // Kubernetes 1.31 is in both releases' ranges, so the Kubespray tag can change alone.
-    "kubernetes.kubesprayVersion": { base: set("kubernetes.kubeVersion", "1.31.9"), edit: set("kubernetes.kubesprayVersion", "v2.27.0") },
+        // The tarball's URL names the release, so both change together.
+    "kubernetes.kubesprayVersion": {
+        base: set("kubernetes.kubeVersion", "1.31.4"),
+        edit: (d) => Object.assign(at(d, "kubernetes"), { kubesprayVersion: "v2.27.0", kubespraySource: { url: "http://10.0.0.2/files/kubespray/kubespray-2.27.0.tar.gz" } }),
+    },
     "kubernetes.kubeVersion": { edit: set("kubernetes.kubeVersion", "1.32.4") },
-    "kubernetes.ansibleCoreVersion": { edit: set("kubernetes.ansibleCoreVersion", "2.16.13") },
+    "kubernetes.ansibleCoreVersion": { edit: set("kubernetes.ansibleCoreVersion", "2.16.15") },
     "kubernetes.podCidr": { edit: set("kubernetes.podCidr", "10.244.0.0/16") },
     "kubernetes.serviceCidr": { edit: set("kubernetes.serviceCidr", "10.96.0.0/16") },
     "kubernetes.clusterDomain": { edit: set("kubernetes.clusterDomain", "cluster.internal") },
@@ -224,7 +231,7 @@ describe("configuration keys", () => {
                 });
                 for (const [key, change] of changes) {
                     it(key, async () => {
-                        const edited = await runStackFile(stack, { edit: (doc) => (change.base?.(doc), change.edit(doc)) });
+                        const edited = await runStackFile(stack, { edit: (doc) => (change.base?.(doc), change.edit(doc)), ...(change.as ? { as: change.as } : {}) });
                         assert.notEqual(await fingerprint(edited), baseline, `changing ${key} changed nothing the program builds`);
                     });
                 }
