@@ -62,7 +62,8 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
     const proxmox = has(config, "proxmox", "image", "network", "vms", "mirrors")
         ? planProxmox(config, provider, problems, { protectVms: config.protectVms ?? production, reserved })
         : undefined;
-    const names = proxmox && serviceNames(config.domain, proxmox);
+    // The derived names need a sound domain; with a wrong one, only the domain's problem is reported.
+    const names = proxmox && known ? serviceNames(config.domain, proxmox) : undefined;
     // Stages "dns", "pki", "infra services", "cluster", "apps": each checks its own keys, then
     // builds on the VMs and the names when the Proxmox stage produced them.
     const dns = has(config, "dns") ? planDns(config, proxmox, names, problems) : undefined;

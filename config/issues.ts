@@ -15,8 +15,10 @@ const RETIRED_KEYS: Readonly<Record<string, string>> = {
 
 /** "did you mean X?" when a valid key is close enough to be the intended one, else the list. */
 export function nearestKey(key: string, valid: readonly string[], prefix = ""): string {
-    const candidate = valid.length > 0 ? closest(key, [...valid]) : undefined;
-    const close = candidate !== undefined && distance(key.toLowerCase(), candidate.toLowerCase()) <= Math.max(2, Math.floor(key.length / 3));
+    const lower = key.toLowerCase();
+    const prefixed = valid.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
+    const candidate = prefixed ?? (valid.length > 0 ? closest(key, [...valid]) : undefined);
+    const close = candidate !== undefined && (prefixed !== undefined || distance(lower, candidate.toLowerCase()) <= Math.max(2, Math.floor(key.length / 3)));
     return close ? `did you mean ${prefix}${candidate}?` : `the keys here are ${valid.map((k) => `${prefix}${k}`).join(", ")}`;
 }
 
@@ -62,9 +64,7 @@ export function describeSchemaIssue(issue: z.core.$ZodIssue): string[] {
                 const full = `${key}.${unknown}`;
                 const retired = RETIRED_KEYS[schemaKey([...issue.path, unknown])];
                 const value = (input as Record<string, unknown> | undefined)?.[unknown];
-                return retired
-                    ? `${full} was removed: ${retired}`
-                    : problem(full, value, `not a configuration key; ${nearestKey(unknown, childKeys(schemaKey(issue.path)))}`);
+                return problem(full, value, retired ? `was removed: ${retired}` : `not a configuration key; ${nearestKey(unknown, childKeys(schemaKey(issue.path)))}`);
             });
         case "invalid_type":
             return [

@@ -94,7 +94,7 @@ function checkDatastores(datastores: StackConfig["proxmox"]["datastores"], probl
         const type = store.type as StorageType;
         if (name === "disks" && !THIN_DISK_TYPES.includes(type)) {
             problems.fail(`${key}.type`, type, 'VM disks must be thin-provisioned; use an LVM-thin ("lvmthin"), ZFS ("zfspool") or Ceph RBD ("rbd") datastore');
-        } else if (!(STORAGE_TYPES[type].content as readonly string[]).includes(content)) {
+        } else if (!storageTypesFor(content).includes(type)) {
             problems.fail(`${key}.type`, type, `a ${type} storage cannot hold ${what}; use a storage of type ${storageTypesFor(content).join(", ")}`);
         }
         if (!("shared" in store)) {
@@ -156,12 +156,14 @@ export function checkNetwork(
     reserved: readonly ReservedAddress[],
     problems: Problems,
 ): Ipv4Network | undefined {
-    const network = parseNetwork(settings.cidr);
-    if (network === undefined) {
+    const parsed = parseNetwork(settings.cidr);
+    if (parsed === undefined) {
         problems.fail("network.cidr", settings.cidr, "use an IPv4 network with its host bits zero, e.g. 10.0.0.0/24");
-    } else if (network.prefixLength > 29) {
+    } else if (parsed.prefixLength > 29) {
         problems.fail("network.cidr", settings.cidr, "the node network is too small; use /29 or larger");
     }
+    // Addresses are judged against a usable network only: against a wrong one every address would be "outside".
+    const network = parsed && parsed.prefixLength <= 29 ? parsed : undefined;
     if (!isIpv4(settings.gateway)) {
         problems.fail("network.gateway", settings.gateway, "use an IPv4 address inside network.cidr, e.g. 10.0.0.1");
     } else if (network) {
@@ -184,7 +186,7 @@ export function checkNetwork(
         problems.fail("network.ingressAddress", settings.ingressAddress, "network.apiAddress has it already; the API and the ingress need their own addresses");
     }
     checkResolvers(settings, problems);
-    return network && network.prefixLength <= 29 ? network : undefined;
+    return network;
 }
 
 function checkResolvers(settings: StackConfig["network"], problems: Problems): void {
@@ -225,7 +227,7 @@ export function checkTemplates(templates: readonly TemplateSpec[], vms: StackCon
             problems.fail(`vms.${role}.diskGiB`, vms[role].diskGiB, `smaller than the template's disk (vms.template.diskGiB ${template.diskGiB}), and a clone's disk can only grow; give the role at least ${template.diskGiB}`);
         }
     }
-    for (const t of templates) {
+    for (const t of templates.filter(() => DNS_LABEL.test(template.name))) {
         if (!DNS_LABEL.test(t.name)) {
             problems.fail("vms.template.name", template.name, `the template on ${t.host} is named ${t.name}, which is not a DNS label (at most 63 characters); shorten the name`);
             break;

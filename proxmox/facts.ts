@@ -35,9 +35,12 @@ export const STORAGE_TYPES = {
 export type StorageType = keyof typeof STORAGE_TYPES;
 export const STORAGE_TYPE_NAMES = Object.keys(STORAGE_TYPES) as StorageType[];
 
-/** Storage types that can hold a content type. */
+/**
+ * Storage types that can hold a content type. An esxi storage lists `import` but is a read-only
+ * view of an ESXi host to import from (ESXiPlugin.pm), never a place to download to.
+ */
 export function storageTypesFor(content: string): StorageType[] {
-    return STORAGE_TYPE_NAMES.filter((type) => (STORAGE_TYPES[type].content as readonly string[]).includes(content));
+    return STORAGE_TYPE_NAMES.filter((type) => (STORAGE_TYPES[type].content as readonly string[]).includes(content) && type !== "esxi");
 }
 
 /**

@@ -98,9 +98,11 @@ export interface ProxmoxPlanContext {
 export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, problems: Problems, context: ProxmoxPlanContext): ProxmoxPlan | undefined {
     checkSettings(config, provider, problems);
     const model = problems.scope();
-    checkHosts(config.proxmox, model);
+    const hosts = model.scope();
+    checkHosts(config.proxmox, hosts);
     const network = checkNetwork(config.network, config.proxmox.hosts, context.reserved, model);
-    const unplaced = network ? expandVms(config, network, model) : [];
+    // With unsound hosts, the rules that count or name hosts would only repeat the hosts' problem.
+    const unplaced = network ? expandVms(config, network, model, hosts.count === 0) : [];
     checkUniqueness(unplaced, model);
     checkServiceAddresses(config, unplaced, context.reserved, model);
     if (model.count > 0 || network === undefined) {

@@ -18,7 +18,7 @@ const DEFAULT_NAME_PREFIX: Record<Role, string> = {
     workers: "k8s-worker",
 };
 
-export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems: Problems): UnplacedVm[] {
+export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems: Problems, hostsSound = true): UnplacedVm[] {
     const { vms, domain, proxmox, environment } = config;
     const hostNames = new Set(proxmox.hosts.map((host) => host.name));
     const result: UnplacedVm[] = [];
@@ -43,12 +43,12 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
             );
         }
         (settings.hosts ?? []).forEach((host, i) => {
-            if (!hostNames.has(host)) {
+            if (hostsSound && !hostNames.has(host)) {
                 problems.fail(`${key}.hosts[${i}]`, host, `not a Proxmox host; use one of ${[...hostNames].join(", ")} (proxmox.hosts[].name)`);
             }
         });
         const allowed = settings.hosts ?? [...hostNames];
-        if (role === "controlPlane" && proxmox.controlPlaneAntiAffinity === "strict" && settings.count > allowed.length) {
+        if (hostsSound && role === "controlPlane" && proxmox.controlPlaneAntiAffinity === "strict" && settings.count > allowed.length) {
             problems.fail(
                 `${key}.count`,
                 settings.count,
@@ -121,10 +121,12 @@ export function macAddressFor(domain: string, name: string): string {
 export function checkUniqueness(vms: readonly UnplacedVm[], problems: Problems): void {
     const byName = new Map<string, string>();
     const byAddress = new Map<string, string>();
+    const reportedPrefixes = new Set<string>();
     for (const vm of vms) {
         const key = `vms.${vm.role}`;
         const sameName = byName.get(vm.name);
-        if (sameName !== undefined) {
+        if (sameName !== undefined && !reportedPrefixes.has(key)) {
+            reportedPrefixes.add(key);
             problems.fail(`${key}.namePrefix`, vm.name.replace(/\d+$/, ""), `gives ${vm.name}, which ${sameName} already has; give every role its own prefix`);
         }
         byName.set(vm.name, `${key} (${vm.name})`);
@@ -139,7 +141,8 @@ export function checkUniqueness(vms: readonly UnplacedVm[], problems: Problems):
 /** The API virtual IP, the ingress, the Proxmox hosts, the mirrors and NTP servers keep their addresses to themselves. */
 export function checkServiceAddresses(config: ProxmoxConfig, vms: readonly UnplacedVm[], reserved: readonly ReservedAddress[], problems: Problems): void {
     const { network, proxmox } = config;
-    for (const vm of vms) {
+    for (const vm of vms.filter((candidate) => candidate.address !== network.gateway)) {
+        // The gateway's address is reported as the gateway's, whatever else serves there.
         const owner = reserved.find((entry) => entry.address === vm.address);
         if (owner) {
             problems.fail(`vms.${vm.role}.addresses[${vm.ordinal - 1}]`, vm.address, `${owner.owner} uses it already; give ${vm.name} its own address`);
