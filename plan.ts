@@ -69,7 +69,7 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
     const dns = has(config, "dns") ? planDns(config, proxmox, names, problems) : undefined;
     const pki = has(config, "pki") ? planPki(config, names, problems) : undefined;
     const infraServices = has(config, "vms", "registry") ? planInfraServices(config, names, problems) : undefined;
-    const cluster = has(config, "kubernetes") ? planCluster(config, proxmox, names, reserved, problems) : undefined;
+    const cluster = has(config, "kubernetes", "registry") ? planCluster(config, proxmox, names, reserved, problems) : undefined;
     const apps = has(config, "apps") ? planApps(config, proxmox, names, problems) : undefined;
 
     problems.throwIfAny();

@@ -12,7 +12,7 @@ import type { InfraServices } from "../infraServices";
 import type { ArtifactSink } from "../lib/artifacts";
 import { shellQuote } from "../lib/remote";
 import type { ProxmoxLayer } from "../proxmox";
-import { inventoryFiles, manifest } from "./kubespray";
+import { inventoryFiles, manifest, REGISTRY_AUTH_FILE, registryAuthVars } from "./kubespray";
 import type { ClusterPlan } from "./plan";
 
 const RUNNER = fs.readFileSync(path.join(__dirname, "files", "kubespray_run.py"), "utf8");
@@ -61,11 +61,13 @@ export class KubesprayCluster extends pulumi.ComponentResource {
         }
         artifacts.add("kubespray/manifest.json", `${JSON.stringify(applied, null, 2)}\n`);
 
-        const bundle = pulumi.secret(proxmox.adminKey.privateKeyOpenssh).apply((privateKey) =>
+        // The nodes' registry account travels only here: a group_vars file of its own, and a digest in
+        // the manifest the runner compares, so that a rotated password re-applies the configuration.
+        const bundle = pulumi.all([pulumi.secret(proxmox.adminKey.privateKeyOpenssh), services.registryPullPassword]).apply(([privateKey, pullPassword]) =>
             JSON.stringify({
-                files,
+                files: { ...files, [REGISTRY_AUTH_FILE]: registryAuthVars(plan, pullPassword) },
                 privateKey,
-                manifest: applied,
+                manifest: { ...applied, registryAuthDigest: createHash("sha256").update(`${plan.registryPullUsername}:${pullPassword}`).digest("hex") },
                 settings: {
                     adminUser: plan.adminUser,
                     firstControlPlane: first.address,

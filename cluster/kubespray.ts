@@ -72,6 +72,12 @@ export function groupVars(plan: ClusterPlan): Record<string, Record<string, unkn
         "k8s_cluster/k8s-cluster.yml": {
             kube_version: k8s.kubeVersionForKubespray,
             container_manager: "containerd",
+            // The nodes pull with an account (registryAuthVars). Kubespray v2.28.0 writes
+            // containerd_registry_auth only into config-v1.toml.j2, the template of containerd < 2.0;
+            // its config.toml.j2 for containerd 2.x has no registry auth at all. So containerd stays
+            // on 1.7, the newest 1.x the tag has checksums for
+            // (roles/kubespray_defaults/vars/main/checksums.yml, containerd_archive_checksums).
+            containerd_version: CONTAINERD_VERSION,
             kube_network_plugin: "calico",
             kube_pods_subnet: k8s.podCidr,
             kube_service_addresses: k8s.serviceCidr,
@@ -112,6 +118,25 @@ export function groupVars(plan: ClusterPlan): Record<string, Record<string, unkn
 }
 
 const YAML_OPTIONS = { lineWidth: 0 } as const;
+
+/** containerd 1.x, so that Kubespray v2.28.0 configures the nodes' registry account (see groupVars). */
+export const CONTAINERD_VERSION = "1.7.27";
+
+/** The group_vars file that holds the nodes' registry account: it travels only in the secret bundle. */
+export const REGISTRY_AUTH_FILE = "group_vars/all/registry-auth.yml";
+
+/**
+ * Kubespray's containerd_registry_auth (roles/container-engine/containerd/defaults/main.yml, a list
+ * of {registry, username, password}), rendered by config-v1.toml.j2 at v2.28.0 as the CRI plugin's
+ * registry.configs."<host>".auth, which containerd 1.7 uses for every pull from that host, the
+ * mirrored registries' included.
+ */
+export function registryAuthVars(plan: ClusterPlan, password: string): string {
+    return YAML.stringify(
+        { containerd_registry_auth: [{ registry: plan.names.registry, username: plan.registryPullUsername, password }] },
+        YAML_OPTIONS,
+    );
+}
 
 /** The files of a Kubespray inventory directory, relative to it. */
 export function inventoryFiles(plan: ClusterPlan): Record<string, string> {

@@ -22,13 +22,15 @@ export interface ClusterPlan {
     /** The VM Ansible runs on when kubernetes.runner is "infra". */
     readonly runnerHost: VmSpec;
     readonly names: ServiceNames;
+    /** The registry's pull-only account, which the nodes' containerd uses. */
+    readonly registryPullUsername: string;
     /** https://api.<domain>:6443, the API virtual IP by name. */
     readonly apiEndpoint: string;
     readonly network: { readonly apiAddress: string; readonly ingressAddress: string; readonly dnsServers: readonly string[] };
 }
 
 /** What the cluster plan reads of the configuration. */
-export type ClusterConfig = Pick<StackConfig, "environment" | "domain" | "kubernetes">;
+export type ClusterConfig = Pick<StackConfig, "environment" | "domain" | "kubernetes" | "registry">;
 
 /**
  * Kubespray's default size of each node's pod range (kube_network_node_prefix, 24); its
@@ -71,6 +73,7 @@ export function planCluster(
         allInOne: workers.length === 0,
         runnerHost: names.serviceHost,
         names,
+        registryPullUsername: config.registry.pullUsername,
         apiEndpoint: `https://${names.api}:6443`,
         network: {
             apiAddress: proxmox.network.apiAddress,

@@ -145,9 +145,10 @@ const dns = z.strictObject({
 
 const registry = z
     .strictObject({
-        username: z.string().default("erpdc").describe("the registry account (its password is generated and secret)"),
+        username: z.string().default("erpdc").describe("the push account of the registry (operator, CI, chart publishing); its password is generated and secret"),
+        pullUsername: z.string().default("erpdc-pull").describe("the pull-only account the nodes' containerd reads with; its password is generated and secret"),
     })
-    .default({ username: "erpdc" });
+    .default({ username: "erpdc", pullUsername: "erpdc-pull" });
 
 const kubernetes = z.strictObject({
     kubesprayVersion: z.string().describe("a Kubespray release tag in cluster/compatibility.ts, e.g. v2.28.0"),

@@ -23,9 +23,14 @@ const REGISTRY_LISTEN = "127.0.0.1:5000";
 
 export class InfraServices extends pulumi.ComponentResource {
     readonly registryHost: string;
+    /** The push account: the operator, CI and chart publishing write with it. */
     readonly registryUsername: string;
     /** Secret. */
     readonly registryPassword: pulumi.Output<string>;
+    /** The pull-only account the nodes' containerd reads with. */
+    readonly registryPullUsername: string;
+    /** Secret. */
+    readonly registryPullPassword: pulumi.Output<string>;
     readonly chartsUrl: string;
     readonly filesUrl: string;
     /** The directory on the infra VM the classic chart repository serves. */
@@ -40,19 +45,18 @@ export class InfraServices extends pulumi.ComponentResource {
         const { host, names } = plan;
         this.registryHost = names.registry;
         this.registryUsername = plan.registryUsername;
+        this.registryPullUsername = plan.registryPullUsername;
         this.chartsUrl = `https://${names.charts}`;
         this.filesUrl = `https://${names.files}`;
         this.chartsRoot = PATHS.charts;
 
+        // Rotated by replacing the resource: `pulumi up --replace <its URN>`.
         const password = new random.RandomPassword("registry-password", { length: 32, special: false }, { parent: this });
         this.registryPassword = pulumi.secret(password.result);
+        const pullPassword = new random.RandomPassword("registry-pull-password", { length: 32, special: false }, { parent: this });
+        this.registryPullPassword = pulumi.secret(pullPassword.result);
 
-        const registryYaml = registryConfig({
-            rootDirectory: PATHS.registryRoot,
-            listen: REGISTRY_LISTEN,
-            htpasswdPath: PATHS.htpasswd,
-            realm: `ERP/1 ${plan.environment} registry`,
-        });
+        const registryYaml = registryConfig({ rootDirectory: PATHS.registryRoot, listen: REGISTRY_LISTEN });
         const site = (service: keyof InfraServicesPlan["names"]): Site => ({
             serverName: names[service],
             listenPort: 443,
@@ -60,7 +64,13 @@ export class InfraServices extends pulumi.ComponentResource {
             certificateKey: `${PATHS.tlsDir}/${service}.key`,
         });
         const nginxConf = nginxSites({
-            registry: { ...site("registry"), upstream: REGISTRY_LISTEN },
+            registry: {
+                ...site("registry"),
+                upstream: REGISTRY_LISTEN,
+                htpasswd: PATHS.htpasswd,
+                realm: `ERP/1 ${plan.environment} registry`,
+                pushUser: plan.registryUsername,
+            },
             charts: { ...site("charts"), root: PATHS.charts },
             files: { ...site("files"), root: PATHS.files },
         });
@@ -76,16 +86,10 @@ export class InfraServices extends pulumi.ComponentResource {
             {
                 connection,
                 before: `${APT_INSTALL} docker-registry`,
-                files: [
-                    { path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" },
-                    this.registryPassword.apply((secret) => ({
-                        path: PATHS.htpasswd,
-                        content: htpasswdLine(plan.registryUsername, secret),
-                        mode: "0640",
-                        group: "docker-registry",
-                    })),
-                ],
+                files: [{ path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" }],
                 after: [
+                    // nginx holds the accounts now; an older registry's own file must not linger.
+                    `sudo rm -f ${PATHS.legacyRegistryHtpasswd}`,
                     `sudo install -d -o docker-registry -g docker-registry ${PATHS.registryRoot}`,
                     "sudo systemctl enable docker-registry",
                     "sudo systemctl restart docker-registry",
@@ -107,6 +111,13 @@ export class InfraServices extends pulumi.ComponentResource {
                 before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
                 files: [
                     { path: PATHS.nginxSite, content: nginxConf },
+                    pulumi.all([this.registryPassword, this.registryPullPassword]).apply(([push, pull]) => ({
+                        path: PATHS.htpasswd,
+                        content: htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull),
+                        mode: "0640",
+                        // nginx's workers run as www-data on Ubuntu and Debian.
+                        group: "www-data",
+                    })),
                     // An empty classic Helm repository; the apps layer publishes charts into it.
                     { path: `${PATHS.charts}/index.yaml`, content: YAML.stringify({ apiVersion: "v1", entries: {} }), keep: true },
                     ...tlsFiles,

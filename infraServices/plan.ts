@@ -10,7 +10,10 @@ export interface InfraServicesPlan {
     /** The VM the services run on (the primary infra VM). */
     readonly host: VmSpec;
     readonly names: { readonly registry: string; readonly charts: string; readonly files: string };
+    /** The push account (operator, CI, chart publishing). */
     readonly registryUsername: string;
+    /** The pull-only account of the nodes. */
+    readonly registryPullUsername: string;
 }
 
 /** What the infra services' plan reads of the configuration. */
@@ -22,13 +25,18 @@ export function planInfraServices(config: InfraServicesConfig, names: ServiceNam
     if (config.vms.infra.dataDiskGiB === undefined) {
         problems.fail("vms.infra.dataDiskGiB", undefined, "the registry, the chart repository and the files area live on the infra VM's data disk; set its size, e.g. 200");
     }
-    const { username } = config.registry;
-    if (!/^[a-z][a-z0-9._-]{0,31}$/.test(username)) {
-        problems.fail("registry.username", username, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
+    const { username, pullUsername } = config.registry;
+    for (const [key, value] of [["registry.username", username], ["registry.pullUsername", pullUsername]] as const) {
+        if (!/^[a-z][a-z0-9._-]{0,31}$/.test(value)) {
+            problems.fail(key, value, "use a lowercase user name of letters, digits, dots, hyphens or underscores");
+        }
+    }
+    if (pullUsername === username) {
+        problems.fail("registry.pullUsername", pullUsername, "registry.username is the push account already; the nodes' account must be another, so that they can only read");
     }
     if (scope.count > 0 || names === undefined) {
         return undefined;
     }
     const { registry, charts, files } = names;
-    return { environment: config.environment, host: names.serviceHost, names: { registry, charts, files }, registryUsername: username };
+    return { environment: config.environment, host: names.serviceHost, names: { registry, charts, files }, registryUsername: username, registryPullUsername: pullUsername };
 }

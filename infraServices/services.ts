@@ -1,5 +1,6 @@
 // Configuration of the infra VM's services: the CNCF distribution registry, and nginx in front of
-// it with TLS, plus the classic Helm repository and the files area. Plain data in, text out.
+// it with TLS and the registry's accounts, plus the classic Helm repository and the files area.
+// Plain data in, text out.
 import YAML from "yaml";
 import { bcryptHash } from "../lib/bcrypt";
 
@@ -9,16 +10,17 @@ export const PATHS = {
     charts: "/srv/charts",
     files: "/srv/files",
     registryConfig: "/etc/docker/registry/config.yml",
-    htpasswd: "/etc/docker/registry/htpasswd",
+    /** Where the registry kept its accounts before nginx took them over; removed when found. */
+    legacyRegistryHtpasswd: "/etc/docker/registry/htpasswd",
+    htpasswd: "/etc/nginx/registry.htpasswd",
     nginxSite: "/etc/nginx/conf.d/erpdc.conf",
     tlsDir: "/etc/nginx/tls",
 } as const;
 
 export interface RegistryConfigInput {
     readonly rootDirectory: string;
+    /** Loopback only: nginx in front of it authenticates and authorizes every request. */
     readonly listen: string;
-    readonly htpasswdPath: string;
-    readonly realm: string;
 }
 
 export function registryConfig(input: RegistryConfigInput): string {
@@ -32,12 +34,11 @@ export function registryConfig(input: RegistryConfigInput): string {
             maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
         },
         http: { addr: input.listen, headers: { "X-Content-Type-Options": ["nosniff"] } },
-        auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     });
 }
 
-/** One htpasswd line (bcrypt), as the registry reads it. */
+/** One htpasswd line (bcrypt), as nginx reads it (crypt(3) of libxcrypt on Ubuntu 24.04 and Debian 12). */
 export function htpasswdLine(username: string, password: string): string {
     return `${username}:${bcryptHash(password, `htpasswd:${username}`)}\n`;
 }
@@ -66,7 +67,8 @@ export function renderNginx(directives: readonly Directive[], indent = ""): stri
 
 function nginxArg(value: string | number): string {
     const text = String(value);
-    return /^[A-Za-z0-9_./:$=\-*^~@+,\[\]]+$/.test(text) ? text : `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    // nginx splits tokens only at whitespace, ";", "{", "}" and quotes; anything else may stand bare.
+    return /^[A-Za-z0-9_./:$=\-*^~@+,\[\]()|]+$/.test(text) ? text : `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 export interface Site {
@@ -76,8 +78,17 @@ export interface Site {
     readonly certificateKey: string;
 }
 
+export interface RegistryAccess {
+    readonly upstream: string;
+    /** The htpasswd file of every account; any of them may read. */
+    readonly htpasswd: string;
+    readonly realm: string;
+    /** The only account that may write (push, delete). */
+    readonly pushUser: string;
+}
+
 export interface NginxInput {
-    readonly registry: Site & { readonly upstream: string };
+    readonly registry: Site & RegistryAccess;
     readonly charts: Site & { readonly root: string };
     readonly files: Site & { readonly root: string };
 }
@@ -97,12 +108,26 @@ function tls(site: Site): Directive[] {
 export function nginxSites(input: NginxInput): string {
     const { registry, charts, files } = input;
     const servers: Directive[] = [
+        // Reads (GET, HEAD) are for every account; anything else only for the push account. A request
+        // without a user goes on to auth_basic, which asks for credentials (401), as registry clients
+        // expect before they send them; a known user who may not write gets 403.
+        block("map", ["$request_method:$remote_user", "$erpdc_registry_write_denied"], [
+            d("default", 1),
+            d("~^(GET|HEAD):", 0),
+            d("~^[A-Z]+:$", 0),
+            d(`~^[A-Z]+:${escapeRegex(registry.pushUser)}$`, 0),
+        ]),
         block("server", [], [
             ...tls(registry),
             // Image layers are large and pushed in chunks: no size limit, no request buffering.
             d("client_max_body_size", 0),
             d("chunked_transfer_encoding", "on"),
             block("location", ["/v2/"], [
+                d("auth_basic", registry.realm),
+                d("auth_basic_user_file", registry.htpasswd),
+                block("if", ["($erpdc_registry_write_denied)"], [d("return", 403)]),
+                // Registry clients check this header on every answer, the 401 included.
+                d("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"),
                 d("proxy_pass", `http://${registry.upstream}`),
                 d("proxy_set_header", "Host", "$http_host"),
                 d("proxy_set_header", "X-Real-IP", "$remote_addr"),
@@ -125,4 +150,8 @@ export function nginxSites(input: NginxInput): string {
         block("server", [], [...tls(files), d("root", files.root), block("location", ["/"], [d("autoindex", "on"), d("try_files", "$uri", "$uri/", "=404")])]),
     ];
     return `# Generated by erpdc (infraServices/services.ts); changes on the host are overwritten.\n${renderNginx(servers)}`;
+}
+
+function escapeRegex(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

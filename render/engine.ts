@@ -27,6 +27,11 @@ export interface RecordedResource {
      * from an unchanged one without showing it. Kept in memory for tests; never written to a file.
      */
     readonly secretDigest?: string;
+    /**
+     * The inputs with the secrets' values in place: only when the run asked for them
+     * (`revealSecrets`), for the integration tier that runs the commands for real. Never written.
+     */
+    readonly revealedInputs?: Record<string, unknown>;
 }
 
 export interface StackOutput {
@@ -50,6 +55,8 @@ export interface RunOptions {
     readonly secretKeys?: readonly string[];
     /** Preview mode: outputs the provider computes are unknown, as in `pulumi preview`. */
     readonly preview?: boolean;
+    /** Keep each resource's inputs with the secrets' values too (revealedInputs); in memory only. */
+    readonly revealSecrets?: boolean;
 }
 
 export const SECRET_MARK = "[secret]";
@@ -66,7 +73,7 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
     pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
-    const tracker = recordRegistrations(monitor, recorded);
+    const tracker = recordRegistrations(monitor, recorded, options.revealSecrets ?? false);
     const failures: unknown[] = [];
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
@@ -204,7 +211,7 @@ interface MonitorLike {
     registerResource(request: RequestLike, callback: (error: unknown, response?: { getUrn(): string }) => void): Promise<void>;
 }
 
-function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[]) {
+function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[], revealSecrets: boolean) {
     const original = monitor.registerResource.bind(monitor);
     let inflight = 0;
     monitor.registerResource = (request, callback) => {
@@ -213,7 +220,8 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[])
             inflight--;
             if (!error && response) {
                 const secrets: unknown[] = [];
-                const inputs = redact(request.getObject()?.toJavaScript() ?? {}, secrets) as Record<string, unknown>;
+                const raw = request.getObject()?.toJavaScript() ?? {};
+                const inputs = redact(raw, secrets) as Record<string, unknown>;
                 recorded.push({
                     urn: response.getUrn(),
                     type: request.getType(),
@@ -227,6 +235,7 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[])
                     dependencies: [...new Set(request.getDependenciesList())].sort(),
                     inputs,
                     ...(secrets.length === 0 ? {} : { secretDigest: createHash("sha256").update(JSON.stringify(secrets)).digest("hex") }),
+                    ...(revealSecrets ? { revealedInputs: reveal(raw) as Record<string, unknown> } : {}),
                 });
             }
             callback(error, response);
@@ -252,6 +261,26 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
 const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
 const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The value with secrets unwrapped (and unknowns marked). */
+function reveal(value: unknown): unknown {
+    if (value === UNKNOWN_VALUE) return UNKNOWN_MARK;
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value !== null && typeof value === "object") {
+        const object = value as Record<string, unknown>;
+        switch (object[SIGNATURE_KEY]) {
+            case SECRET_SIG:
+                return reveal(object.value);
+            case RESOURCE_SIG:
+                return { $ref: object.urn };
+            case OUTPUT_SIG:
+                return "value" in object ? reveal(object.value) : UNKNOWN_MARK;
+            default:
+                return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, reveal(inner)]));
+        }
+    }
+    return value;
+}
 
 /** The value with secrets and unknowns replaced by marks; the secret values go to `secrets`. */
 function redact(value: unknown, secrets: unknown[]): unknown {

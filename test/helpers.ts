@@ -64,14 +64,20 @@ export function dependsOn(resources: readonly RecordedResource[], from: string, 
  */
 export async function runStackFile(
     stack: string,
-    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string } = {},
+    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string; revealSecrets?: boolean } = {},
 ): Promise<StackRun & { recorded: RecordedResource[] }> {
     const document = stackDocument(stack);
     options.edit?.(document);
     const offline = fromConfigMap(document);
     const recorded: RecordedResource[] = [];
     const run = await runStack(
-        { stack: options.as ?? stack, config: offline.config, secretKeys: offline.secretKeys, preview: options.preview ?? false },
+        {
+            stack: options.as ?? stack,
+            config: offline.config,
+            secretKeys: offline.secretKeys,
+            preview: options.preview ?? false,
+            revealSecrets: options.revealSecrets ?? false,
+        },
         recorded,
     );
     return { ...run, recorded };

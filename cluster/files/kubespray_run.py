@@ -58,7 +58,8 @@ def plan_runs(previous, current):
         })
     if new_kube != old_kube or previous["kubesprayVersion"] != current["kubesprayVersion"]:
         runs.append({"playbook": "upgrade-cluster.yml"})
-    elif previous["varsHash"] != current["varsHash"]:
+    elif previous["varsHash"] != current["varsHash"] or previous.get("registryAuthDigest") != current.get("registryAuthDigest"):
+        # New settings, or the nodes' registry account changed (rotated, or not yet configured).
         runs.append({"playbook": "cluster.yml"})
     if added:
         # Kubespray needs cached facts of every host to run with --limit (since v2.27).

@@ -7,8 +7,11 @@ import * as path from "path";
 import { htpasswdLine, nginxSites, registryConfig, type Site } from "../../infraServices/services";
 import { freePort, makeCa, Processes, run, waitForPort, type TestCa } from "./support";
 
+/** The push account and the nodes' pull-only account, as the program names them by default. */
 export const USER = "erpdc";
 export const PASSWORD = "e2e-only-password-7Qm2";
+export const PULL_USER = "erpdc-pull";
+export const PULL_PASSWORD = "e2e-only-pull-password-4Kx9";
 
 export class LoopbackInfra {
     readonly processes = new Processes();
@@ -42,16 +45,8 @@ export class LoopbackInfra {
     private writeConfiguration(): void {
         const { work, ca, ports } = this;
         for (const dir of ["registry", "charts", "files", "nginx-temp"]) fs.mkdirSync(path.join(work, dir), { mode: 0o755 });
-        fs.writeFileSync(path.join(work, "htpasswd"), htpasswdLine(USER, PASSWORD));
-        fs.writeFileSync(
-            path.join(work, "registry.yml"),
-            registryConfig({
-                rootDirectory: path.join(work, "registry"),
-                listen: `127.0.0.1:${ports.upstream}`,
-                htpasswdPath: path.join(work, "htpasswd"),
-                realm: "ERP/1 e2e registry",
-            }),
-        );
+        fs.writeFileSync(path.join(work, "htpasswd"), htpasswdLine(USER, PASSWORD) + htpasswdLine(PULL_USER, PULL_PASSWORD), { mode: 0o644 });
+        fs.writeFileSync(path.join(work, "registry.yml"), registryConfig({ rootDirectory: path.join(work, "registry"), listen: `127.0.0.1:${ports.upstream}` }));
         const site = (name: string, port: number): Site => ({
             serverName: `${name}.erp.uno`,
             listenPort: port,
@@ -61,7 +56,13 @@ export class LoopbackInfra {
         fs.writeFileSync(
             path.join(work, "erpdc.conf"),
             nginxSites({
-                registry: { ...site("registry", ports.registry), upstream: `127.0.0.1:${ports.upstream}` },
+                registry: {
+                    ...site("registry", ports.registry),
+                    upstream: `127.0.0.1:${ports.upstream}`,
+                    htpasswd: path.join(work, "htpasswd"),
+                    realm: "ERP/1 e2e registry",
+                    pushUser: USER,
+                },
                 charts: { ...site("charts", ports.charts), root: this.chartsRoot },
                 files: { ...site("files", ports.files), root: path.join(work, "files") },
             }),

@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { LoopbackInfra, PASSWORD, USER } from "../loopbackInfra";
+import { LoopbackInfra, PASSWORD, PULL_PASSWORD, PULL_USER, USER } from "../loopbackInfra";
 import { helmBinary, run } from "../support";
 
 const CHART_VERSION = "2026.11.21";
@@ -48,11 +48,19 @@ describe("infra host end to end on 127.0.0.1", function () {
     const status = (url: string, ...extra: string[]) =>
         run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca.caCert, ...extra, url]).trim();
 
-    it("answers /v2/ with 401 without credentials and 200 with them, over TLS the local CA vouches for", () => {
+    it("answers /v2/ with 401 without credentials and 200 with either account, over TLS the local CA vouches for", () => {
         const url = `https://127.0.0.1:${ports.registry}/v2/`;
         assert.equal(status(url), "401");
         assert.equal(status(url, "-u", `${USER}:wrong-password`), "401");
         assert.equal(status(url, "-u", `${USER}:${PASSWORD}`), "200");
+        assert.equal(status(url, "-u", `${PULL_USER}:${PULL_PASSWORD}`), "200");
+    });
+
+    it("lets the pull account read but never write, and asks an anonymous writer for credentials", () => {
+        const upload = `https://127.0.0.1:${ports.registry}/v2/erpuno/probe/blobs/uploads/`;
+        assert.equal(status(upload, "-X", "POST", "-u", `${PULL_USER}:${PULL_PASSWORD}`), "403");
+        assert.equal(status(upload, "-X", "POST"), "401");
+        assert.equal(status(upload, "-X", "POST", "-u", `${USER}:${PASSWORD}`), "202");
     });
 
     it("refuses TLS to a client that does not trust the local CA", () => {

@@ -34,6 +34,20 @@ describe("cluster layer (production, update)", () => {
         assert.match(kubespray.inputs.create as string, /python3 -c /);
     });
 
+    it("gives the nodes the registry's pull account through Kubespray, in the secret bundle only, with containerd 1.7", async () => {
+        const revealed = await runStackFile("production", { revealSecrets: true });
+        const bundle = JSON.parse(String(find(revealed.resources, "kubespray").revealedInputs?.stdin));
+        const auth = YAML.parse(bundle.files["group_vars/all/registry-auth.yml"]);
+        const pullPassword = String(revealed.outputs.registryPullPassword?.value);
+        assert.deepEqual(auth, { containerd_registry_auth: [{ registry: "registry.erp.uno", username: "erpdc-pull", password: pullPassword }] });
+        assert.match(bundle.manifest.registryAuthDigest, /^[0-9a-f]{64}$/);
+        // The same vars, as published for review, carry no password: the file is not among them.
+        const artifacts = await revealed.artifacts.collect();
+        assert.equal(artifacts.get("kubespray/inventory/group_vars/all/registry-auth.yml"), undefined);
+        for (const content of artifacts.values()) assert.ok(!content.includes(pullPassword));
+        assert.equal(YAML.parse(artifacts.get("kubespray/inventory/group_vars/k8s_cluster/k8s-cluster.yml") as string).containerd_version, "1.7.27");
+    });
+
     it("returns the kubeconfig as a secret pointed at the API endpoint, and builds the Kubernetes provider from it", () => {
         assert.equal(run.outputs.kubeconfig?.secret, true);
         const kubeconfig = YAML.parse(String(run.outputs.kubeconfig?.value));

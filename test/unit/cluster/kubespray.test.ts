@@ -142,6 +142,8 @@ describe("lifecycle: which playbook runs for which change", () => {
         ["a patch upgrade of Kubernetes", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), base, [["upgrade-cluster.yml", null, null]]],
         ["a new Kubespray release", base, { ...base, kubesprayVersion: "v2.29.0" }, [["upgrade-cluster.yml", null, null]]],
         ["a cluster setting changed", base, edited((raw) => (raw.kubernetes.certManager = true)), [["cluster.yml", null, null]]],
+        ["the nodes' registry account rotated", { ...base, registryAuthDigest: "a".repeat(64) } as Manifest, { ...base, registryAuthDigest: "b".repeat(64) } as Manifest, [["cluster.yml", null, null]]],
+        ["a record from before the registry account", base, { ...base, registryAuthDigest: "b".repeat(64) } as Manifest, [["cluster.yml", null, null]]],
         ["an upgrade and a new worker together", base, { ...withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), kubeVersion: "1.32.7" }, [["upgrade-cluster.yml", null, null], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
         ["a downgrade", base, edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), /cannot be downgraded/],
         ["a skipped minor version", { ...base, kubeVersion: "1.30.2" }, base, /upgrade one minor version at a time/],

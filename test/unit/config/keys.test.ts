@@ -128,6 +128,7 @@ const EDITS: Record<string, KeyEdit> = {
     "dns.extraRecords[].ttl": { base: oneRecord, edit: record({ ttl: 60 }) },
     "dns.extraRecords[].data": { base: oneRecord, edit: record({ data: { ip: "10.0.10.41" } }) },
     "registry.username": { edit: set("registry.username", "pusher") },
+    "registry.pullUsername": { edit: set("registry.pullUsername", "nodes") },
         // The tarball's URL names the release, so both change together.
     "kubernetes.kubesprayVersion": {
         base: set("kubernetes.kubeVersion", "1.31.4"),

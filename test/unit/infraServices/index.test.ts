@@ -33,17 +33,22 @@ describe("infra host layers (production, update)", () => {
     });
 
     it("runs the registry and nginx on the first infra VM, with keys and passwords only in secret inputs", () => {
-        for (const name of ["infra1-registry", "infra1-nginx"]) {
-            const service = find(resources, name);
-            assert.equal(service.inputs.stdin, SECRET_MARK, `${name} stdin`);
+        const registry = find(resources, "infra1-registry");
+        // The registry's own files hold no secret now that nginx keeps the accounts.
+        assert.doesNotMatch(String(registry.inputs.stdin), /htpasswd|\$2b\$/);
+        assert.match(registry.inputs.create as string, /rm -f \/etc\/docker\/registry\/htpasswd/);
+        const nginx = find(resources, "infra1-nginx");
+        assert.equal(nginx.inputs.stdin, SECRET_MARK, "nginx's bundle has the TLS keys and the accounts");
+        for (const service of [registry, nginx]) {
             const connection = service.inputs.connection as Record<string, unknown> | typeof SECRET_MARK;
-            assert.ok(connection === SECRET_MARK || (connection as Record<string, unknown>).privateKey === SECRET_MARK, `${name} connection: ${JSON.stringify(connection)}`);
-            assert.ok(dependsOn(resources, name, "infra1-ready"));
+            assert.ok(connection === SECRET_MARK || (connection as Record<string, unknown>).privateKey === SECRET_MARK, `${service.name} connection: ${JSON.stringify(connection)}`);
+            assert.ok(dependsOn(resources, service.name, "infra1-ready"));
         }
-        assert.match(find(resources, "infra1-nginx").inputs.create as string, /nginx -t/);
+        assert.match(nginx.inputs.create as string, /nginx -t/);
         assert.equal(outputs.registryPassword?.secret, true);
+        assert.equal(outputs.registryPullPassword?.secret, true);
         assert.equal(outputs.caCertificate?.secret, false);
-        assert.deepEqual(outputs.registry?.value, { host: "registry.erp.uno", username: "erpdc" });
+        assert.deepEqual(outputs.registry?.value, { host: "registry.erp.uno", username: "erpdc", pullUsername: "erpdc-pull" });
     });
 
     it("puts the local CA into every VM's first-boot trust store", () => {
