@@ -409,7 +409,8 @@ export class Box {
         fs.symlinkSync(`/etc/systemd/system/${unit}.socket`, path.join(wants, `${unit}.socket`));
     }
 
-    private outboundSocket(port: number): string {
+    /** The host-side Unix socket that reaches the box's port (ssh.sock for 22), for relays of the test's own. */
+    relaySocket(port: number): string {
         return port === 22 ? path.join(this.relayDir, "ssh.sock") : path.join(this.relayDir, `out-${port}.sock`);
     }
 
@@ -647,7 +648,7 @@ export class Box {
         checkPort(boxPort);
         const known = this.forwards.get(boxPort);
         if (known !== undefined) return known;
-        const socket = this.outboundSocket(boxPort);
+        const socket = this.relaySocket(boxPort);
         if (boxPort !== 22 && !this.outbound.has(boxPort)) {
             this.writeOutboundUnits(boxPort);
             await this.exec(`systemctl daemon-reload && systemctl start erpdc-relay-out-${boxPort}.socket`);

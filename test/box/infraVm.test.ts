@@ -1,0 +1,206 @@
+// The integration tier: a box stands in for the production stack's first infra VM. It boots with
+// the VM's rendered user-data (adapted only where a Debian container must differ), then the
+// program's own command resources for that VM run in it over SSH, as @pulumi/command would run
+// them, and the services are checked from outside as the operator and the nodes use them.
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import YAML from "yaml";
+import type { RecordedResource } from "../../render/engine";
+import { ROOT } from "../../render/stackConfig";
+import { find, runStackFile } from "../helpers";
+import { makeCa, run, type TestCa } from "../tools/support";
+import { helmBinary } from "../../render/helm";
+import { Box, ensureRoot, type BoxImage } from "./box";
+import { adaptUserData, commandsFor, runAsOperator, withRealTls, type VmCommand } from "./provision";
+
+const DOMAIN = "erp.uno";
+const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
+const VM = "infra1";
+const IMAGE = "erpuno/boxprobe";
+const TAG = "2026.11.1";
+
+describe("the infra VM provisioned for real in a box", function () {
+    this.timeout(15 * 60_000);
+    const report: { command: string; outcome: string }[] = [];
+    let image: BoxImage;
+    let box: Box;
+    let work: string;
+    let ca: TestCa;
+    let resources: readonly RecordedResource[];
+    let commands: VmCommand[];
+    let adminKey: string;
+    let address: string;
+    let https: number;
+    let pull: { username: string; password: string };
+    let push: { username: string; password: string };
+    const nsRelease = process.env.ERPDC_NS_RELEASE;
+
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-infra-box-"));
+        image = await ensureRoot({ log: (line) => console.log(`      root: ${line}`) });
+        const production = await runStackFile("production", { revealSecrets: true });
+        resources = production.resources;
+        address = (production.outputs.inventory?.value as { name: string; address: string }[]).find((vm) => vm.name === VM)?.address as string;
+        // Kubespray runs from the infra VM too, but needs the Kubernetes nodes: the tier reports it, never runs it.
+        commands = commandsFor(resources, address).filter((command) => command.name !== "kubespray");
+        const ready = find(resources, `${VM}-ready`);
+        adminKey = path.join(work, "id_admin");
+        fs.writeFileSync(adminKey, String((ready.revealedInputs?.connection as { privateKey: string }).privateKey), { mode: 0o600 });
+        push = { username: "erpdc", password: String(production.outputs.registryPassword?.value) };
+        pull = { username: "erpdc-pull", password: String(production.outputs.registryPullPassword?.value) };
+
+        ca = makeCa(work, [...NAMES, `${VM}.${DOMAIN}`]);
+        const rendered = (await production.artifacts.collect()).get(`cloud-init/${VM}/user-data`) as string;
+        const { userData, adaptations } = adaptUserData(rendered, { debianMirror: image.mirror.replace(/\/debian\/?$/, ""), caPem: fs.readFileSync(ca.caCert, "utf8") });
+        console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
+        for (const { key, why } of adaptations) console.log(`        - ${key}: ${why}`);
+        box = await Box.start({
+            image,
+            name: `erpdc-${VM}-${process.pid}`,
+            hostname: VM,
+            seed: { userData, metaData: `instance-id: ${VM}-box-${process.pid}\nlocal-hostname: ${VM}\n` },
+            sshUser: "erpadmin",
+            sshKey: adminKey,
+            expose: [443],
+        });
+        https = await box.forward(443);
+    });
+
+    after(async () => {
+        console.log("      command resources of infra1:");
+        for (const line of report) console.log(`        ${line.command.padEnd(20)} ${line.outcome}`);
+        const stopped = await box?.stop();
+        fs.rmSync(work, { recursive: true, force: true });
+        assert.equal(stopped?.clean ?? true, true, `leftovers: ${stopped?.leftovers.join(", ")}`);
+    });
+
+    const provision = async (command: VmCommand) => {
+        const skip = /-(synrc-ns|zone)$/.test(command.name) && nsRelease === undefined;
+        if (skip) {
+            report.push({ command: command.name, outcome: "skipped: no synrc/ns release (set ERPDC_NS_RELEASE to a tarball)" });
+            return;
+        }
+        const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8") });
+        const started = Date.now();
+        const result = await box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), allowFailure: true, timeoutMs: 10 * 60_000 });
+        report.push({ command: command.name, outcome: `${result.code === 0 ? "ran" : `FAILED (exit ${result.code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s` });
+        assert.equal(result.code, 0, `${command.name} failed:\n${result.stdout}${result.stderr}`);
+    };
+
+    it("finishes the first boot with the rendered user-data: status done, no warning", async () => {
+        const status = await box.waitForCloudInit();
+        assert.match(status, /^status: done$/m);
+        const log = (await box.exec("cat /var/log/cloud-init.log")).stdout;
+        const warnings = log.split("\n").filter((line) => / (WARNING|ERROR) /.test(line));
+        assert.deepEqual(warnings, [], `cloud-init warned:\n${warnings.join("\n")}`);
+        assert.equal((await box.ssh("id -nG")).stdout.trim().split(" ").includes("sudo"), true);
+        assert.match((await box.exec(`grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt`)).stdout, /\d+/);
+    });
+
+    it("runs every command resource of the VM in dependency order", async () => {
+        assert.deepEqual(commands.map((c) => c.name).sort(), [`${VM}-nginx`, `${VM}-ready`, `${VM}-registry`, `${VM}-synrc-ns`, `${VM}-zone`]);
+        assert.equal(commands[0]?.name, `${VM}-ready`);
+        report.push({ command: "kubespray", outcome: "not run: it needs the Kubernetes nodes, which a box cannot be" });
+        for (const command of commands) await provision(command);
+        assert.match((await box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
+    });
+
+    it("answers every record of the zone from synrc/ns (needs ERPDC_NS_RELEASE)", function () {
+        // synrc/ns is built in-house from its source (README: the infra VM); without the tarball
+        // the DNS step cannot run, and the tier says so instead of passing it.
+        if (nsRelease === undefined) this.skip();
+        assert.fail("the synrc/ns release path of the tier is not built yet; unset ERPDC_NS_RELEASE");
+    });
+
+    const curl = (url: string, ...extra: string[]) =>
+        run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca.caCert, ...NAMES.flatMap((name) => ["--resolve", `${name}:${https}:127.0.0.1`]), ...extra, url]).trim();
+
+    it("serves the registry, the chart repository and the files area over TLS the local CA vouches for", () => {
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/`), "401");
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/`, "-u", `${push.username}:${push.password}`), "200");
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/`, "-u", `${pull.username}:${pull.password}`), "200");
+        assert.equal(curl(`https://charts.${DOMAIN}:${https}/index.yaml`), "200");
+        assert.equal(curl(`https://files.${DOMAIN}:${https}/`), "200");
+        assert.throws(() => run("curl", ["-sS", "-o", "/dev/null", "--resolve", `files.${DOMAIN}:${https}:127.0.0.1`, `https://files.${DOMAIN}:${https}/`]), /exited 60/);
+    });
+
+    it("takes an image pushed with the push account and refuses it from the pull account", () => {
+        const layout = path.join(work, "oci");
+        run("umoci", ["init", "--layout", layout]);
+        run("umoci", ["new", "--image", `${layout}:${TAG}`]);
+        fs.writeFileSync(path.join(work, "probe.txt"), "erpdc box probe\n");
+        run("umoci", ["insert", "--image", `${layout}:${TAG}`, path.join(work, "probe.txt"), "/probe.txt"]);
+        const certs = path.join(work, "certs.d");
+        fs.mkdirSync(certs);
+        fs.copyFileSync(ca.caCert, path.join(certs, "ca.crt"));
+        const target = `docker://127.0.0.1:${https}/${IMAGE}:${TAG}`;
+        assert.throws(() => run("skopeo", ["copy", "--dest-cert-dir", certs, "--dest-creds", `${pull.username}:${pull.password}`, `oci:${layout}:${TAG}`, target]), /403|denied|forbidden/i);
+        run("skopeo", ["copy", "--dest-cert-dir", certs, "--dest-creds", `${push.username}:${push.password}`, `oci:${layout}:${TAG}`, target]);
+    });
+
+    it("lets a node pull that image with the credentials it gets, through containerd configured as Kubespray configures it, and not without", async () => {
+        const production = await runStackFile("production", { revealSecrets: true });
+        const bundle = JSON.parse(String(find(production.resources, "kubespray").revealedInputs?.stdin));
+        const [auth] = YAML.parse(bundle.files["group_vars/all/registry-auth.yml"]).containerd_registry_auth as { registry: string; username: string; password: string }[];
+        const mirrors = YAML.parse(bundle.files["group_vars/all/offline.yml"]).containerd_registries_mirrors as { prefix: string; mirrors: { host: string; capabilities: string[]; skip_verify: boolean }[] }[];
+        assert.ok(auth);
+        await box.exec("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends containerd </dev/null", { timeoutMs: 5 * 60_000 });
+        // hosts.toml as Kubespray v2.28.0's roles/container-engine/containerd/templates/hosts.toml.j2 renders each entry.
+        for (const entry of mirrors) {
+            const hosts = [`server = "https://${entry.prefix}"`, ...entry.mirrors.flatMap((m) => [`[host."${m.host}"]`, `  capabilities = ["${m.capabilities.join('","')}"]`, `  skip_verify = ${m.skip_verify}`, "  override_path = false"])];
+            box.writeFile(`/etc/containerd/certs.d/${entry.prefix}/hosts.toml`, `${hosts.join("\n")}\n`);
+        }
+        // The node resolves the registry by the contour's DNS; in the box it is the box itself.
+        await box.exec(`echo "127.0.0.1 ${auth.registry}" >> /etc/hosts && systemctl restart containerd`);
+        const pullImage = (user: string) =>
+            box.exec(`ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d ${user} docker.io/${IMAGE}:${TAG}`, { allowFailure: true, timeoutMs: 120_000 });
+        const anonymous = await pullImage("");
+        assert.notEqual(anonymous.code, 0);
+        assert.match(anonymous.stdout + anonymous.stderr, /401|unauthorized/i);
+        const withNodeCredentials = await pullImage(`--user '${auth.username}:${auth.password}'`);
+        assert.equal(withNodeCredentials.code, 0, withNodeCredentials.stdout + withNodeCredentials.stderr);
+        assert.match((await box.exec("ctr -n k8s.io images ls -q")).stdout, new RegExp(`docker.io/${IMAGE}:${TAG}`));
+    });
+
+    it("publishes the chart with the program's own command against the box, for helm over OCI and the classic repository", async () => {
+        const publish = find(resources, "publish-erp-uno");
+        const env = publish.revealedInputs?.environment as Record<string, string>;
+        const result = await runAsOperator(box, image.socat, String(publish.revealedInputs?.create), {
+            env: { ...env, CA_PEM: fs.readFileSync(ca.caCert, "utf8"), PATH: `${path.dirname(helmBinary())}:${process.env.PATH ?? ""}` },
+            names: NAMES,
+            sshAddress: env.INFRA_HOST as string,
+            cwd: ROOT,
+        });
+        report.push({ command: "publish-erp-uno", outcome: result.code === 0 ? "ran (operator's machine)" : `FAILED (exit ${result.code})` });
+        assert.equal(result.code, 0, result.output);
+        const version = env.CHART_VERSION as string;
+        assert.match(curl(`https://charts.${DOMAIN}:${https}/erp-uno-${version}.tgz`), /^200$/);
+        const index = YAML.parse((await box.exec("cat /srv/charts/index.yaml")).stdout);
+        assert.deepEqual(index.entries["erp-uno"].map((entry: { version: string }) => entry.version), [version]);
+    });
+
+    it("changes nothing when the provisioning runs a second time, and keeps the services up", async () => {
+        const files = ["/etc/nginx/conf.d/erpdc.conf", "/etc/nginx/registry.htpasswd", "/etc/docker/registry/config.yml", "/srv/charts/index.yaml", "/etc/hosts"];
+        const digest = async () => (await box.exec(`sha256sum ${files.join(" ")}`)).stdout;
+        const before = await digest();
+        for (const command of commands) await provision(command);
+        assert.equal(await digest(), before);
+        assert.match((await box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/${IMAGE}/tags/list`, "-u", `${pull.username}:${pull.password}`), "200");
+    });
+
+    it("re-runs only the command that owns a changed input: a new pull account reaches nginx alone", async () => {
+        const edited = await runStackFile("production", { revealSecrets: true, edit: (d) => (d["erpdc:registry"] = { pullUsername: "nodes" }) });
+        const changed = commandsFor(edited.resources, address).filter((command) => command.name !== "kubespray").filter((command) => {
+            const old = commands.find((c) => c.name === command.name);
+            return createHash("sha256").update(`${old?.create}${old?.stdin}`).digest("hex") !== createHash("sha256").update(`${command.create}${command.stdin}`).digest("hex");
+        });
+        assert.deepEqual(changed.map((c) => c.name), [`${VM}-nginx`]);
+        for (const command of changed) await provision(command);
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/`, "-u", `nodes:${pull.password}`), "200");
+        assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/`, "-u", `${pull.username}:${pull.password}`), "401");
+    });
+});

@@ -1,0 +1,150 @@
+// What the integration tier needs around the box: the program's own first boot and command
+// resources for a VM, taken from the mock-engine run of a stack with the secrets' values, and the
+// few adaptations a Debian container needs, each with its reason.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import YAML from "yaml";
+import type { RecordedResource } from "../../render/engine";
+import type { Box } from "./box";
+
+export interface Adaptation {
+    readonly key: string;
+    readonly why: string;
+}
+
+/**
+ * The VM's rendered user-data, adapted to a Debian 12 container. Only what cannot hold there
+ * changes; `adaptations` says what and why, for the test's report.
+ */
+export function adaptUserData(rendered: string, options: { debianMirror: string; caPem: string }): { userData: string; adaptations: Adaptation[] } {
+    const document = YAML.parse(rendered.replace(/^#cloud-config\n/, "")) as Record<string, any>;
+    const adaptations: Adaptation[] = [];
+    const adapt = (key: string, why: string, change: () => void) => {
+        change();
+        adaptations.push({ key, why });
+    };
+    if (document.apt) {
+        adapt("apt.primary, apt.security", `the box runs Debian 12, so its packages come from Debian (${options.debianMirror}), not the contour's Ubuntu mirror`, () => {
+            document.apt.primary = [{ arches: ["default"], uri: `${options.debianMirror}/debian` }];
+            document.apt.security = [{ arches: ["default"], uri: `${options.debianMirror}/debian-security` }];
+        });
+    }
+    if (document.fs_setup || document.mounts) {
+        adapt("fs_setup, mounts", "a container has no second disk; the data disk's mount point /srv is a plain directory", () => {
+            delete document.fs_setup;
+            delete document.mounts;
+        });
+    }
+    if (document.ntp) {
+        adapt("ntp", "a container cannot set the clock (no CAP_SYS_TIME); the host keeps time", () => delete document.ntp);
+    }
+    if (Array.isArray(document.runcmd)) {
+        const kept = document.runcmd.filter((entry: unknown) => !JSON.stringify(entry).includes("qemu-guest-agent"));
+        if (kept.length !== document.runcmd.length) {
+            adapt("runcmd (qemu-guest-agent)", "a container has no virtio-serial port for the guest agent; the package is still installed", () => {
+                if (kept.length === 0) delete document.runcmd;
+                else document.runcmd = kept;
+            });
+        }
+    }
+    if (document.ca_certs?.trusted) {
+        adapt("ca_certs.trusted", "the mock engine's CA is a labelled placeholder (only the tls provider signs during pulumi up); the test's real CA stands in", () => {
+            document.ca_certs.trusted = [options.caPem];
+        });
+    }
+    return { userData: `#cloud-config\n${YAML.stringify(document, { lineWidth: 0 })}`, adaptations };
+}
+
+/** A command resource as @pulumi/command would run it: its script and its stdin. */
+export interface VmCommand {
+    readonly name: string;
+    readonly create: string;
+    readonly stdin?: string;
+    /** Names of the VM's other commands it waits for. */
+    readonly after: readonly string[];
+}
+
+/** The remote commands of one VM (connection host = its address), in dependency order. */
+export function commandsFor(resources: readonly RecordedResource[], address: string): VmCommand[] {
+    const remote = resources.filter((r) => r.type === "command:remote:Command" && (r.revealedInputs?.connection as { host?: string } | undefined)?.host === address);
+    const byUrn = new Map(remote.map((r) => [r.urn, r]));
+    const dependsOn = (resource: RecordedResource): string[] => {
+        const seen = new Set<string>();
+        const walk = (urn: string) => {
+            for (const dep of resources.find((r) => r.urn === urn)?.dependencies ?? []) {
+                if (seen.has(dep)) continue;
+                seen.add(dep);
+                walk(dep);
+            }
+        };
+        walk(resource.urn);
+        return [...seen].filter((urn) => byUrn.has(urn)).map((urn) => byUrn.get(urn)?.name as string);
+    };
+    const commands = remote.map((r) => ({
+        name: r.name,
+        create: String(r.revealedInputs?.create),
+        ...(r.revealedInputs?.stdin === undefined ? {} : { stdin: String(r.revealedInputs.stdin) }),
+        after: dependsOn(r),
+    }));
+    const ordered: VmCommand[] = [];
+    while (ordered.length < commands.length) {
+        const next = commands.find((c) => !ordered.includes(c) && c.after.every((name) => ordered.some((o) => o.name === name)));
+        if (next === undefined) throw new Error("the commands' dependencies form a cycle");
+        ordered.push(next);
+    }
+    return ordered;
+}
+
+/**
+ * The bundle on a command's stdin with the placeholder TLS files replaced by the test CA's: what
+ * the tls provider would have put there during pulumi up.
+ */
+export function withRealTls(stdin: string, files: { certificate: string; key: string }): string {
+    const bundle = JSON.parse(stdin) as { files: { path: string; content: string }[] };
+    for (const file of bundle.files) {
+        if (/^\/etc\/nginx\/tls\/[a-z]+\.crt$/.test(file.path)) file.content = files.certificate;
+        if (/^\/etc\/nginx\/tls\/[a-z]+\.key$/.test(file.path)) file.content = files.key;
+    }
+    return JSON.stringify(bundle);
+}
+
+/**
+ * Runs a script as the operator's machine would, in a network and mount namespace of its own:
+ * the contour's names resolve to that namespace's loopback (its own /etc/hosts), where relays lead
+ * to the box's HTTPS (443) and, at `sshAddress`:22, to the box's SSH. Nothing listens on the host's
+ * interfaces and nothing leaves the namespace but the relay sockets.
+ */
+export function runAsOperator(
+    box: Box,
+    socat: string,
+    script: string,
+    options: { env: Readonly<Record<string, string>>; names: readonly string[]; sshAddress: string; cwd: string },
+): Promise<{ code: number; output: string }> {
+    const hosts = path.join(box.dir, "operator-hosts");
+    fs.writeFileSync(hosts, ["127.0.0.1 localhost", ...options.names.map((name) => `127.0.0.1 ${name}`), ""].join("\n"));
+    const wrapper = [
+        "set -eu",
+        "ip link set lo up",
+        `ip addr add ${options.sshAddress}/32 dev lo`,
+        `mount --bind ${hosts} /etc/hosts`,
+        `${socat} TCP-LISTEN:443,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${box.relaySocket(443)} & https=$!`,
+        `${socat} TCP-LISTEN:22,bind=${options.sshAddress},fork,reuseaddr UNIX-CONNECT:${box.relaySocket(22)} & ssh=$!`,
+        "trap 'kill $https $ssh 2>/dev/null' EXIT",
+        "for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.1; done",
+        'exec_status=0; /bin/bash -c "$OPERATOR_SCRIPT" || exec_status=$?',
+        "exit $exec_status",
+    ].join("\n");
+    return new Promise((resolve, reject) => {
+        const child = spawn("unshare", ["--net", "--mount", "--fork", "/bin/bash", "-c", wrapper], {
+            cwd: options.cwd,
+            env: { ...process.env, ...options.env, OPERATOR_SCRIPT: script },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        child.stderr.on("data", (chunk) => (output += chunk));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code: code ?? 1, output }));
+    });
+}
