@@ -158,15 +158,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 template: true,
                 started: false,
                 onBoot: false,
-                machine: "q35",
-                operatingSystem: { type: "l26" },
-                cpu: { cores: 2, type: config.cpuType },
-                memory: { dedicated: 2048 },
-                scsiHardware: "virtio-scsi-single",
-                agent: { enabled: true, trim: true },
-                serialDevices: [{ device: "socket" }],
-                vga: { type: "serial0" },
-                bootOrders: ["scsi0"],
+                ...this.hardware(config, 2, 2048),
                 disks: [
                     {
                         interface: "scsi0",
@@ -282,15 +274,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                     // Stop rather than wait for a guest shutdown that a broken guest never finishes.
                     stopOnDestroy: true,
                     protection: config.protectVms,
-                    machine: "q35",
-                    operatingSystem: { type: "l26" },
-                    cpu: { cores: vm.cores, type: config.cpuType },
-                    memory: { dedicated: vm.memoryMiB },
-                    scsiHardware: "virtio-scsi-single",
-                    agent: { enabled: true, trim: true },
-                    serialDevices: [{ device: "socket" }],
-                    vga: { type: "serial0" },
-                    bootOrders: ["scsi0"],
+                    ...this.hardware(config, vm.cores, vm.memoryMiB),
                     disks: [
                         { interface: "scsi0", datastoreId: disks.id, size: vm.diskGiB, iothread: true, discard: "on", ssd: true },
                         ...(vm.dataDiskGiB === undefined
@@ -319,6 +303,24 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
             );
         }
         return vms;
+    }
+
+    /**
+     * The virtual hardware of the template and of every clone alike: q35, virtio-scsi-single, the
+     * guest agent, and a serial console (the cloud image has no graphical console).
+     */
+    private hardware(config: ProxmoxPlan, cores: number, memoryMiB: number) {
+        return {
+            machine: "q35",
+            operatingSystem: { type: "l26" },
+            cpu: { cores, type: config.cpuType },
+            memory: { dedicated: memoryMiB },
+            scsiHardware: "virtio-scsi-single",
+            agent: { enabled: true, trim: true },
+            serialDevices: [{ device: "socket" }],
+            vga: { type: "serial0" },
+            bootOrders: ["scsi0"],
+        };
     }
 
     private nic(config: ProxmoxPlan): proxmox.types.input.VmLegacyNetworkDevice {
