@@ -57,6 +57,7 @@ describe("the infra VM provisioned for real in a box", function () {
         const { userData, adaptations } = adaptUserData(rendered, { debianMirror: image.mirror.replace(/\/debian\/?$/, ""), caPem: fs.readFileSync(ca.caCert, "utf8") });
         console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
         for (const { key, why } of adaptations) console.log(`        - ${key}: ${why}`);
+        console.log("        - network-config: not given to the box, whose only network is its private loopback; the tools suite converts every rendered network-config with cloud-init");
         box = await Box.start({
             image,
             name: `erpdc-${VM}-${process.pid}`,
