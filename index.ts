@@ -13,12 +13,13 @@ import { ProxmoxLayer } from "./proxmox";
 
 export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
     // Every config problem is reported here, at once, before any resource is registered.
-    const { plan, proxmoxApiToken } = loadPlan();
+    const { plan, proxmoxApiToken, proxmoxSshKey } = loadPlan();
 
     const ca = new LocalCa("local-ca", { plan: plan.pki });
     const proxmox = new ProxmoxLayer("proxmox", {
         plan: plan.proxmox,
         proxmoxApiToken,
+        ...(proxmoxSshKey === undefined ? {} : { proxmoxSshKey }),
         artifacts,
         trustedCaCertificates: [ca.certificatePem],
     });

@@ -143,12 +143,14 @@ export interface LoadedPlan {
     readonly plan: StackPlan;
     /** The Proxmox API token, a secret from the first moment it is read. */
     readonly proxmoxApiToken: pulumi.Output<string>;
+    /** The provider's SSH key, a secret, when one is set. */
+    readonly proxmoxSshKey?: pulumi.Output<string>;
 }
 
 /** Reads the stack's configuration and plans it (for tools run outside the program: no logging). */
 export function readPlan(): LoadedPlan {
-    const { config, problems, provider, stackName, proxmoxApiToken } = readConfig();
-    return { plan: planStack({ config, problems, provider, stackName }), proxmoxApiToken };
+    const { config, problems, provider, stackName, proxmoxApiToken, proxmoxSshKey } = readConfig();
+    return { plan: planStack({ config, problems, provider, stackName }), proxmoxApiToken, ...(proxmoxSshKey === undefined ? {} : { proxmoxSshKey }) };
 }
 
 /** Reads and plans the stack, and logs the plan's warnings once (the program's entry). */

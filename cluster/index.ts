@@ -84,16 +84,20 @@ export class KubesprayCluster extends pulumi.ComponentResource {
         const prerequisites: pulumi.Resource[] = [
             ...Object.values(proxmox.vms),
             ...Object.values(proxmox.ready),
+            // Nodes trust the current CA before they pull from the registry.
+            ...Object.values(proxmox.trust),
             ...Object.values(dns.zones),
             ...services.ready,
         ];
+        // A rebuilt node VM runs Kubespray again, whose runner finds the node fresh and joins it.
+        const nodeVms = [...plan.controlPlane, ...plan.workers].map((vm) => proxmox.vms[vm.name] as pulumi.Resource);
         const kubespray =
             kubernetes.runner === "local"
                 ? new command.local.Command(
                       "kubespray",
                       // No delete: destroying the stack destroys the VMs; there is nothing to reset.
                       { create: runner, stdin: bundle },
-                      { parent: this, dependsOn: prerequisites },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms },
                   )
                 : new command.remote.Command(
                       "kubespray",
@@ -103,7 +107,7 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                           create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
                       },
-                      { parent: this, dependsOn: prerequisites },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms },
                   );
 
         const adminConf = new command.remote.Command(

@@ -15,6 +15,8 @@ export interface ProviderSettings {
     /** Checked for its shape only; it never appears in a message or in the plan. */
     readonly apiToken?: string;
     readonly insecure?: boolean;
+    /** The private key the provider uploads snippets with, instead of an SSH agent (CI). Checked for its shape only. */
+    readonly sshPrivateKey?: string;
 }
 
 /** The sections whose shape is sound; a section with a shape problem is absent. */
@@ -29,10 +31,12 @@ export interface ReadConfig {
     readonly stackName: string;
     /** The Proxmox API token, a secret from the first moment it is read. */
     readonly proxmoxApiToken: pulumi.Output<string>;
+    /** The provider's SSH key when one is set (else the SSH agent is used); a secret. */
+    readonly proxmoxSshKey?: pulumi.Output<string>;
 }
 
 /** The provider keys this program reads: it builds its own explicit provider from them and no other. */
-const PROVIDER_KEYS = ["endpoint", "apiToken", "insecure"];
+const PROVIDER_KEYS = ["endpoint", "apiToken", "insecure", "sshPrivateKey"];
 
 /** Reads the stack's `erpdc:*` and `proxmoxve:*` keys and checks their shape. */
 export function readConfig(): ReadConfig {
@@ -47,11 +51,12 @@ export function readConfig(): ReadConfig {
     }
     const { config, problems } = parseStackConfig(raw);
     const providerProblems = checkProviderKeys(providerRaw);
-    const { endpoint, apiToken, insecure } = providerRaw;
+    const { endpoint, apiToken, insecure, sshPrivateKey } = providerRaw;
     const provider: ProviderSettings = {
         ...(endpoint === undefined ? {} : { endpoint }),
-        // Read in plain text only to check its shape; the plan never echoes it.
+        // Read in plain text only to check their shape; the plan never echoes them.
         ...(apiToken === undefined ? {} : { apiToken }),
+        ...(sshPrivateKey === undefined ? {} : { sshPrivateKey }),
         insecure: insecure === "true",
     };
     return {
@@ -60,6 +65,7 @@ export function readConfig(): ReadConfig {
         provider,
         stackName: pulumi.getStack(),
         proxmoxApiToken: pulumi.secret(apiToken ?? ""),
+        ...(sshPrivateKey === undefined ? {} : { proxmoxSshKey: pulumi.secret(sshPrivateKey) }),
     };
 }
 

@@ -106,6 +106,10 @@ const vms = z.strictObject({
             diskGiB: integer(4, 64).default(4).describe("the template's disk in GiB (clones grow it to their role's diskGiB)"),
         })
         .default({ name: "u24-cloud", vmIdStart: 9000, diskGiB: 4 }),
+    decommission: z
+        .array(z.string())
+        .default([])
+        .describe("VMs to strip of their protection (Proxmox's flag and Pulumi's protect) before they are removed; the README's day-2 steps say when"),
     infra: role("infra (DNS, registry, charts, files)"),
     controlPlane: role("Kubernetes control-plane (and etcd)"),
     workers: role("Kubernetes worker"),

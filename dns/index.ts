@@ -56,8 +56,9 @@ export class SynrcNs extends pulumi.ComponentResource {
                     ],
                     after: "sudo /usr/local/lib/erpdc/install-synrc-ns.sh",
                 },
-                // The VM must have finished its first boot (apt sources, users) before anything is installed.
-                { parent: this, dependsOn: [proxmox.ready[vm.name] as command.remote.Command] },
+                // The VM must have finished its first boot (apt sources, users) before anything is
+                // installed; a rebuilt VM gets it all again (replaceWith).
+                { parent: this, dependsOn: [proxmox.ready[vm.name] as command.remote.Command], replaceWith: [proxmox.vms[vm.name] as pulumi.Resource] },
             );
             const zone = provision(
                 `${vm.name}-zone`,
@@ -70,8 +71,9 @@ export class SynrcNs extends pulumi.ComponentResource {
                         "systemctl is-active synrc-ns",
                     ].join("\n"),
                 },
-                // Restart the servers one after the other, so that one of them always answers.
-                { parent: this, dependsOn: previous ? [install, previous] : [install] },
+                // Restart the servers one after the other, so that one of them always answers; a rebuilt
+                // VM gets the zone again (replaceWith).
+                { parent: this, dependsOn: previous ? [install, previous] : [install], replaceWith: [proxmox.vms[vm.name] as pulumi.Resource] },
             );
             zones[vm.name] = zone;
             previous = zone;

@@ -78,8 +78,13 @@ export class InfraServices extends pulumi.ComponentResource {
         artifacts.add("infra-host/nginx/erpdc.conf", nginxConf);
 
         const connection = proxmox.connection(host.address);
-        // The data disk is mounted and the apt sources point at the mirror once cloud-init is done.
-        const afterFirstBoot = { parent: this, dependsOn: [proxmox.ready[host.name] as command.remote.Command] };
+        // The data disk is mounted and the apt sources point at the mirror once cloud-init is done;
+        // a rebuilt VM is provisioned again (replaceWith).
+        const afterFirstBoot = {
+            parent: this,
+            dependsOn: [proxmox.ready[host.name] as command.remote.Command],
+            replaceWith: [proxmox.vms[host.name] as pulumi.Resource],
+        };
 
         const registry = provision(
             `${host.name}-registry`,

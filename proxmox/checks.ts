@@ -17,6 +17,20 @@ const MAX_RESOLVERS = 3;
 /** Settings that do not shape the VMs: the provider, the image, the mirror, users and CPU type, the datastores. */
 export function checkSettings(config: ProxmoxConfig, provider: ProviderSettings, problems: Problems): void {
     checkProvider(config.domain, provider, config.proxmox.ssh.username, problems);
+    if (provider.insecure && config.environment === "production") {
+        problems.fail(
+            "proxmoxve:insecure",
+            true,
+            "production verifies the Proxmox API's certificate; trust the cluster's CA instead (/etc/pve/pve-root-ca.pem, with SSL_CERT_FILE or the OS trust store, as the README says) and remove the key",
+        );
+    }
+    if (provider.sshPrivateKey !== undefined && !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+\n-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(provider.sshPrivateKey)) {
+        // Never echo the value: it is a secret even when it is malformed.
+        problems.add(
+            "proxmoxve:sshPrivateKey is malformed (value not shown): the provider needs an unencrypted private key in PEM or OpenSSH form; " +
+                "set it with `pulumi config set --secret proxmoxve:sshPrivateKey < key`",
+        );
+    }
     checkDatastores(config.proxmox.datastores, problems);
     checkImage(config.image, problems);
     problems.requireInternalUrl("mirrors.apt", config.mirrors.apt, "use an http(s) URL of the internal mirror");

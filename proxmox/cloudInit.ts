@@ -28,12 +28,43 @@ export interface NetworkConfigInput {
 
 const YAML_OPTIONS = { lineWidth: 0 } as const;
 
+/**
+ * The Ubuntu archive as the VMs use it, and as the mirror must carry it: these suites and
+ * components, nothing else. A deb822 `sources_list` is written by cloud-init (23.4 and later, so
+ * noble's) to /etc/apt/sources.list.d/ubuntu.sources (cloudinit/config/cc_apt_configure.py at
+ * 24.1.3); without it cloud-init writes noble, -updates, -backports, -security with main,
+ * restricted, universe, multiverse, and `apt-get update` fails on a mirror that lacks one of them.
+ */
+export const APT_SUITES = ["$RELEASE", "$RELEASE-updates", "$RELEASE-security"] as const;
+export const APT_COMPONENTS = ["main", "universe"] as const;
+
+/**
+ * Ubuntu services that reach public hosts on their own (apt news and the ESM hook on every apt
+ * update, motd news, the release-upgrade check, snap seeding and refreshes, pollinate, firmware
+ * metadata): masked from the first boot on, so that a VM never tries the internet.
+ */
+export const PUBLIC_CALLERS = [
+    "apt-news.service",
+    "esm-cache.service",
+    "ua-timer.timer",
+    "motd-news.timer",
+    "snapd.service",
+    "snapd.socket",
+    "snapd.seeded.service",
+    "pollinate.service",
+    "fwupd-refresh.timer",
+] as const;
+
 export function userData(input: UserDataInput): string {
+    const source = (uri: string, suites: string) =>
+        [`Types: deb`, `URIs: ${uri}`, `Suites: ${suites}`, `Components: ${APT_COMPONENTS.join(" ")}`, "Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg"].join("\n");
     const document: Record<string, unknown> = {
         hostname: input.hostname,
         fqdn: input.fqdn,
         prefer_fqdn_over_hostname: false,
-        manage_etc_hosts: true,
+        // "localhost" keeps only the host's own line right; "true" would rewrite /etc/hosts at every
+        // boot and drop what Kubespray writes there (the API's name).
+        manage_etc_hosts: "localhost",
         users: [
             {
                 name: input.adminUser,
@@ -47,12 +78,24 @@ export function userData(input: UserDataInput): string {
         ],
         disable_root: true,
         ssh_pwauth: false,
+        // Masked before the units could start: the first boot must not reach a public host. Masking
+        // a unit the image does not have is harmless; stopping one fails, hence the `|| true`.
+        bootcmd: [`systemctl mask ${PUBLIC_CALLERS.join(" ")} && { systemctl stop ${PUBLIC_CALLERS.join(" ")} 2>/dev/null || true; }`],
         apt: {
             preserve_sources_list: false,
             primary: [{ arches: ["default"], uri: input.aptMirror }],
             security: [{ arches: ["default"], uri: input.aptMirror }],
+            sources_list: `${source("$PRIMARY", APT_SUITES.slice(0, 2).join(" "))}\n\n${source("$SECURITY", APT_SUITES[2])}\n`,
             conf: 'Acquire::Retries "5";\n',
         },
+        write_files: [
+            // ubuntu-pro-client's apt hook fetches ESM and apt news from public hosts on every update.
+            { path: "/etc/apt/apt.conf.d/20apt-esm-hook.conf", content: "", permissions: "0644" },
+            { path: "/etc/default/motd-news", content: "ENABLED=0\n", permissions: "0644" },
+            { path: "/etc/update-manager/release-upgrades", content: "[DEFAULT]\nPrompt=never\n", permissions: "0644" },
+            // Without NTP servers of its own, systemd-timesyncd would fall back to ntp.ubuntu.com.
+            ...(input.ntpServers.length > 0 ? [] : [{ path: "/etc/systemd/timesyncd.conf.d/erpdc.conf", content: "[Time]\nFallbackNTP=\n", permissions: "0644" }]),
+        ],
         package_update: true,
         package_upgrade: false,
         packages: ["qemu-guest-agent"],
@@ -71,6 +114,14 @@ export function userData(input: UserDataInput): string {
         document.ca_certs = { trusted: [...input.trustedCaCertificates] };
     }
     return `#cloud-config\n${YAML.stringify(document, YAML_OPTIONS)}`;
+}
+
+/** The NoCloud meta-data: an instance-id that stays the VM's own, whatever its user-data becomes. */
+export function metaData(input: { readonly hostname: string }): string {
+    // Without a meta-data snippet Proxmox derives the instance-id from a hash of the user-data and
+    // network-config (qemu-server PVE/QemuServer/Cloudinit.pm) and any change would make cloud-init
+    // run again as a new instance at the next start (new host keys, apt, runcmd).
+    return YAML.stringify({ "instance-id": `iid-${input.hostname}`, "local-hostname": input.hostname }, YAML_OPTIONS);
 }
 
 /** Netplan-style network config v2, matched on the MAC address the VM is given. */

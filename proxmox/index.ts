@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ArtifactSink } from "../lib/artifacts";
 import type { Role } from "../lib/conventions";
-import { networkConfig, userData } from "./cloudInit";
+import { provision } from "../lib/remote";
+import { createSnippets, type VmSnippets } from "./snippets";
 import { createHa } from "./ha";
 import { cloneLanes } from "./placement";
 import type { ProxmoxPlan, TemplateSpec } from "./plan";
@@ -16,6 +17,8 @@ import { topologyMarkdown } from "./topology";
 export interface ProxmoxLayerArgs {
     readonly plan: ProxmoxPlan;
     readonly proxmoxApiToken: pulumi.Input<string>;
+    /** The key the provider uploads snippets with; without it, the SSH agent (README: prerequisites). */
+    readonly proxmoxSshKey?: pulumi.Input<string>;
     readonly artifacts: ArtifactSink;
     /** PEM certificates every VM trusts from first boot (the local CA). */
     readonly trustedCaCertificates?: pulumi.Input<pulumi.Input<string>[]>;
@@ -30,8 +33,28 @@ export interface InventoryEntry {
     readonly vmId: number;
 }
 
-/** scsi1 as the guest sees it on Proxmox (stable, unlike /dev/sdb). */
-const DATA_DISK_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
+
+/** Where the provisioning keeps the contour's CA in the VMs' trust store (update-ca-certificates). */
+const TRUSTED_CA_FILE = "/usr/local/share/ca-certificates/erpdc-contour-ca.crt";
+
+
+/**
+ * Done when the VM answers SSH and cloud-init has finished its first boot cleanly. `cloud-init
+ * status` exits 1 on an error and 2 when the boot finished "degraded", with recoverable errors
+ * (cloudinit/cmd/status.py). Both fail here, deliberately: a warning means part of the first boot did
+ * not apply (a package, the CA, a mount), and what runs next would fail later and less clearly. The
+ * warnings are printed, so that the failure says which.
+ */
+const READINESS = [
+    "code=0",
+    "cloud-init status --wait >/dev/null || code=$?",
+    'if [ "$code" -ne 0 ]; then',
+    '    echo "the first boot by cloud-init did not end cleanly (exit $code: 1 is an error, 2 means it finished with warnings):" >&2',
+    "    cloud-init status --long >&2",
+    "    grep -E ' (WARNING|ERROR) ' /var/log/cloud-init.log | tail -n 40 >&2",
+    "    exit 1",
+    "fi",
+].join("\n");
 
 export class ProxmoxLayer extends pulumi.ComponentResource {
     readonly provider: proxmox.Provider;
@@ -40,6 +63,8 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
     readonly vms: Readonly<Record<string, proxmox.VmLegacy>>;
     /** Per VM: done when the VM answers SSH and cloud-init has finished its first boot. */
     readonly ready: Readonly<Record<string, command.remote.Command>>;
+    /** Per VM: done when the VM trusts the current local CA (a rotated one too). */
+    readonly trust: Readonly<Record<string, command.remote.Command>>;
     readonly inventory: readonly InventoryEntry[];
     private readonly adminUser: string;
 
@@ -57,7 +82,9 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 randomVmIds: false,
                 ssh: {
                     username: config.provider.sshUsername,
-                    agent: true,
+                    // The agent takes precedence over a key in the provider (bpg docs/index.md), so it is off with one.
+                    agent: config.provider.sshAgent,
+                    ...(args.proxmoxSshKey === undefined ? {} : { privateKey: args.proxmoxSshKey }),
                     nodes: config.hosts.map((host) => ({ name: host.name, address: host.address })),
                 },
             },
@@ -65,10 +92,12 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
         );
         const resourceOpts = { parent: this, provider: this.provider };
 
-        this.adminKey = new tls.PrivateKey("admin-ssh", { algorithm: "ED25519" }, { parent: this });
+        // Protected: the VMs learn this key at first boot only, so `--replace` would lock every command
+        // out of them. The README's day-2 steps say how to rotate it.
+        this.adminKey = new tls.PrivateKey("admin-ssh", { algorithm: "ED25519" }, { parent: this, protect: true });
 
         const templates = this.createTemplates(config, resourceOpts);
-        const snippets = this.createSnippets(config, args, resourceOpts);
+        const snippets = createSnippets(config, this.adminKey.publicKeyOpenssh, args.trustedCaCertificates ?? [], args.artifacts, resourceOpts);
         this.adminUser = config.adminUser;
         this.vms = this.createVms(config, templates, snippets, resourceOpts);
         createHa(config, this.vms, resourceOpts);
@@ -77,13 +106,32 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 vm.name,
                 new command.remote.Command(
                     `${vm.name}-ready`,
+                    { connection: this.connection(vm.address), create: READINESS },
+                    {
+                        parent: this,
+                        // The connection names the VM by address only: wait for the VM resource itself,
+                        // and run again on a rebuilt VM (replaceWith), so that what follows runs there too.
+                        dependsOn: [this.vms[vm.name] as proxmox.VmLegacy],
+                        replaceWith: [this.vms[vm.name] as proxmox.VmLegacy],
+                    },
+                ),
+            ]),
+        );
+
+        // The CA reaches a VM at first boot through cloud-init; a rotated CA reaches running VMs here.
+        const certificates = pulumi.output(args.trustedCaCertificates ?? []).apply((pems) => pems.join("\n"));
+        this.trust = Object.fromEntries(
+            config.vms.map((vm) => [
+                vm.name,
+                provision(
+                    `${vm.name}-ca`,
                     {
                         connection: this.connection(vm.address),
-                        // Fails (and so stops what depends on it) when cloud-init reports an error.
-                        create: "cloud-init status --wait >/dev/null || { cloud-init status --long; exit 1; }",
+                        files: [certificates.apply((content) => ({ path: TRUSTED_CA_FILE, content, mode: "0644" }))],
+                        // containerd reads the trust store when it starts: a new CA needs a restart there.
+                        after: "sudo update-ca-certificates >/dev/null\nif systemctl is-active --quiet containerd; then sudo systemctl restart containerd; fi",
                     },
-                    // The connection names the VM by address only: wait for the VM resource itself.
-                    { parent: this, dependsOn: [this.vms[vm.name] as proxmox.VmLegacy] },
+                    { parent: this, dependsOn: [this.ready[vm.name] as command.remote.Command], replaceWith: [this.vms[vm.name] as proxmox.VmLegacy] },
                 ),
             ]),
         );
@@ -126,6 +174,8 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         overwrite: false,
                         uploadTimeout: 1800,
                     },
+                    // A new image has another file name (proxmox/plan.ts imageFileName), so it is
+                    // downloaded beside the old one, which is deleted once nothing uses it.
                     opts,
                 );
                 images.set(imageHost, file);
@@ -173,69 +223,21 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 initialization: { datastoreId: disks.id, interface: "ide2" },
                 networkDevices: [this.nic(config)],
             },
-            opts,
+            {
+                ...opts,
+                // The disk is imported once, when the template is made (the provider ignores a later
+                // importFrom): a new image must rebuild the template, which takes the fixed VM ID again,
+                // so the old template goes first. Full clones do not depend on it.
+                replaceWith: [image],
+                deleteBeforeReplace: true,
+            },
         );
-    }
-
-    private createSnippets(
-        config: ProxmoxPlan,
-        args: ProxmoxLayerArgs,
-        opts: pulumi.CustomResourceOptions,
-    ): Map<string, { userData: proxmox.FileLegacy; networkData: proxmox.FileLegacy }> {
-        const { network, datastores } = config;
-        const snippets = new Map<string, { userData: proxmox.FileLegacy; networkData: proxmox.FileLegacy }>();
-        const trusted = pulumi.output(args.trustedCaCertificates ?? []);
-        for (const vm of config.vms) {
-            const userDataText = pulumi
-                .all([this.adminKey.publicKeyOpenssh, trusted])
-                .apply(([publicKey, certificates]) =>
-                    userData({
-                        hostname: vm.name,
-                        fqdn: vm.fqdn,
-                        adminUser: config.adminUser,
-                        sshPublicKeys: [publicKey.trim()],
-                        aptMirror: config.aptMirror,
-                        ntpServers: network.ntpServers,
-                        trustedCaCertificates: certificates,
-                        ...(vm.dataDiskGiB === undefined
-                            ? {}
-                            : { dataDisk: { device: DATA_DISK_DEVICE, label: "erp-data", mountPoint: "/srv" } }),
-                    }),
-                );
-            const networkText = networkConfig({
-                macAddress: vm.macAddress,
-                address: vm.address,
-                prefixLength: network.prefixLength,
-                gateway: network.gateway,
-                dnsServers: network.dnsServers,
-                searchDomains: network.searchDomains,
-                ...(config.nic.mtu === undefined ? {} : { mtu: config.nic.mtu }),
-            });
-            args.artifacts.add(`cloud-init/${vm.name}/user-data`, userDataText);
-            args.artifacts.add(`cloud-init/${vm.name}/network-config`, networkText);
-
-            const snippet = (kind: string, data: pulumi.Input<string>) =>
-                new proxmox.FileLegacy(
-                    `${vm.name}-${kind}`,
-                    {
-                        nodeName: datastores.snippets.shared ? (config.hosts[0] as { name: string }).name : vm.host,
-                        datastoreId: datastores.snippets.id,
-                        contentType: "snippets",
-                        sourceRaw: { fileName: `erp-${config.environment}-${vm.name}-${kind}.yaml`, data },
-                    },
-                    // The file keeps its name when its content changes; creating the new one first
-                    // and then deleting the old one would delete the new file.
-                    { ...opts, deleteBeforeReplace: true },
-                );
-            snippets.set(vm.name, { userData: snippet("user-data", userDataText), networkData: snippet("network-config", networkText) });
-        }
-        return snippets;
     }
 
     private createVms(
         config: ProxmoxPlan,
         templates: ReadonlyMap<string, proxmox.VmLegacy>,
-        snippets: ReadonlyMap<string, { userData: proxmox.FileLegacy; networkData: proxmox.FileLegacy }>,
+        snippets: ReadonlyMap<string, VmSnippets>,
         opts: pulumi.CustomResourceOptions,
     ): Record<string, proxmox.VmLegacy> {
         const disks = config.datastores.disks;
@@ -251,7 +253,8 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
         for (const vm of config.vms) {
             const templateSpec = disks.shared ? firstTemplate : (config.templates.find((t) => t.host === vm.host) as TemplateSpec);
             const template = templates.get(templateSpec.host) as proxmox.VmLegacy;
-            const files = snippets.get(vm.name) as { userData: proxmox.FileLegacy; networkData: proxmox.FileLegacy };
+            const files = snippets.get(vm.name) as VmSnippets;
+            const protect = config.protectVms && !config.decommission.includes(vm.name);
             const predecessor = predecessors.get(vm.name);
             vms[vm.name] = new proxmox.VmLegacy(
                 vm.name,
@@ -273,7 +276,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                     onBoot: true,
                     // Stop rather than wait for a guest shutdown that a broken guest never finishes.
                     stopOnDestroy: true,
-                    protection: config.protectVms,
+                    protection: protect,
                     ...this.hardware(config, vm.cores, vm.memoryMiB),
                     disks: [
                         { interface: "scsi0", datastoreId: disks.id, size: vm.diskGiB, iothread: true, discard: "on", ssd: true },
@@ -287,16 +290,29 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         interface: "ide2",
                         userDataFileId: files.userData.id,
                         networkDataFileId: files.networkData.id,
+                        metaDataFileId: files.metaData.id,
                     },
                 },
                 {
                     ...opts,
-                    // A replacement destroys the VM's disks: production VMs must never be replaced by accident.
-                    protect: config.protectVms,
+                    // A replacement destroys the VM's disks: production VMs must never be replaced by
+                    // accident. A VM listed in vms.decommission loses both protections, so that it can go.
+                    protect,
+                    // The VM ID is fixed, and Proxmox refuses a second VM with it ("config file already
+                    // exists"): a replacement must delete the old VM first.
+                    deleteBeforeReplace: true,
+                    // Every clone.* field and the cloud-init file IDs force a new VM in the provider
+                    // (bpg proxmoxtf/resource/vm/vm.go, ForceNew), yet they matter only when the VM is made:
+                    // a new clone source (another host's template, a new image), retries or snippet are
+                    // no reason to destroy a running VM; later changes reach it through command resources.
                     // nodeName: HA moves VMs between hosts, and that is not drift to undo.
-                    // *FileId: cloud-init runs at first boot only; the provider would replace the VM when a
-                    // snippet changes, so later changes reach running VMs through command resources instead.
-                    ignoreChanges: ["nodeName", "initialization.userDataFileId", "initialization.networkDataFileId"],
+                    ignoreChanges: [
+                        "nodeName",
+                        "clone",
+                        "initialization.userDataFileId",
+                        "initialization.networkDataFileId",
+                        "initialization.metaDataFileId",
+                    ],
                     // Bounds the full clones running at once per storage lock ("can't lock file ... got timeout").
                     dependsOn: predecessor === undefined ? [] : [vms[predecessor] as proxmox.VmLegacy],
                 },

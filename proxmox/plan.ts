@@ -57,7 +57,13 @@ export interface ProxmoxPlan {
     readonly environment: Environment;
     readonly domain: string;
     readonly protectVms: boolean;
-    readonly provider: { readonly endpoint: string; readonly insecure: boolean; readonly sshUsername: string };
+    readonly provider: {
+        readonly endpoint: string;
+        readonly insecure: boolean;
+        readonly sshUsername: string;
+        /** True when no proxmoxve:sshPrivateKey is set: the provider then uses the SSH agent. */
+        readonly sshAgent: boolean;
+    };
     readonly hosts: readonly ProxmoxHostSpec[];
     readonly haMode: ProxmoxSection["haMode"];
     readonly datastores: ProxmoxSection["datastores"] & { readonly disks: { readonly shared: boolean } };
@@ -72,6 +78,8 @@ export interface ProxmoxPlan {
     readonly cpuType: string;
     readonly templates: readonly TemplateSpec[];
     readonly vms: readonly VmSpec[];
+    /** VMs that keep running without their protections, so that the next edit may remove them. */
+    readonly decommission: readonly string[];
 }
 
 /** What the Proxmox plan reads of the configuration. */
@@ -112,6 +120,11 @@ export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, p
     if (model.count > 0) {
         return undefined;
     }
+    config.vms.decommission.forEach((name, i) => {
+        if (!vms.some((vm) => vm.name === name)) {
+            problems.warn(`vms.decommission[${i}] is ${JSON.stringify(name)}: no planned VM has that name (any more); remove the entry once the VM is gone`);
+        }
+    });
     const templates = planTemplates(config, vms);
     checkTemplates(templates, config.vms, problems);
     checkUniqueVmIds(config.vms, vms, templates, model);
@@ -122,7 +135,12 @@ export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, p
         environment: config.environment,
         domain: config.domain,
         protectVms: context.protectVms,
-        provider: { endpoint: provider.endpoint ?? "", insecure: provider.insecure ?? false, sshUsername: config.proxmox.ssh.username },
+        provider: {
+            endpoint: provider.endpoint ?? "",
+            insecure: provider.insecure ?? false,
+            sshUsername: config.proxmox.ssh.username,
+            sshAgent: provider.sshPrivateKey === undefined,
+        },
         hosts: config.proxmox.hosts,
         haMode: config.proxmox.haMode,
         datastores: { ...config.proxmox.datastores, disks: { ...config.proxmox.datastores.disks, shared: disksShared(config) } },
@@ -133,7 +151,7 @@ export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, p
             ...config.image,
             checksum: (config.image.checksum ?? "").toLowerCase(),
             // Proxmox's "import" content type accepts .qcow2/.raw/.vmdk; Ubuntu's .img is qcow2.
-            fileName: imageFileName(config.image.url),
+            fileName: imageFileName(config.image.url, config.image.checksum ?? ""),
         },
         network: {
             cidr: network.cidr,
@@ -150,6 +168,7 @@ export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, p
         cpuType: config.vms.cpuType,
         templates,
         vms,
+        decommission: config.vms.decommission,
     };
 }
 
@@ -174,8 +193,14 @@ function disksShared(config: ProxmoxConfig): boolean {
     return STORAGE_TYPES[config.proxmox.datastores.disks.type as StorageType]?.shared === "always";
 }
 
-export function imageFileName(url: string): string {
-    const base = url.split("/").pop() ?? "cloud-image.img";
-    return base.replace(/\.img$/, ".qcow2");
+/**
+ * The image's file name on the datastore: its URL's name with the checksum's first 12 digits, so
+ * that a new image is a new file beside the old one (the provider cannot replace a file in place:
+ * "file already exists"), and ".qcow2" for ".img", the suffix Proxmox's import content accepts.
+ */
+export function imageFileName(url: string, checksum: string): string {
+    const base = (url.split("/").pop() ?? "cloud-image.img").replace(/\.(img|qcow2|raw)$/, "");
+    const suffix = /\.raw$/.test(url) ? ".raw" : ".qcow2";
+    return `${base}-${checksum.slice(0, 12).toLowerCase()}${suffix}`;
 }
 

@@ -3,6 +3,7 @@
 import YAML from "yaml";
 import { MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
 import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
+import { PUBLIC_CALLERS } from "../proxmox/cloudInit";
 import type { StackPlan } from "../plan";
 
 export interface Finding {
@@ -27,6 +28,28 @@ export function auditFiles(files: ReadonlyMap<string, string>, internalDomains: 
                 }
             }
         });
+    }
+    return findings;
+}
+
+/**
+ * What a VM's first boot would reach on the internet unless its user-data turns it off: each
+ * user-data must mask every public caller, empty the ESM/apt-news hook, turn off motd news and the
+ * release-upgrade check, and (without NTP servers of its own) systemd-timesyncd's fallback servers.
+ */
+export function firstBootFindings(files: ReadonlyMap<string, string>): Finding[] {
+    const findings: Finding[] = [];
+    for (const [file, content] of files) {
+        if (!/^cloud-init\/[^/]+\/user-data$/.test(file)) continue;
+        const document = YAML.parse(content.replace(/^#cloud-config\n/, "")) as Record<string, any>;
+        const finding = (host: string, text: string) => findings.push({ file, line: 1, host, text });
+        const bootcmd = JSON.stringify(document.bootcmd ?? []);
+        for (const unit of PUBLIC_CALLERS.filter((candidate) => !bootcmd.includes(candidate))) finding("(first boot)", `${unit} is not masked`);
+        const written = new Map<string, string>((document.write_files ?? []).map((f: { path: string; content: string }) => [f.path, f.content]));
+        if (written.get("/etc/apt/apt.conf.d/20apt-esm-hook.conf") !== "") finding("esm.ubuntu.com", "the ESM and apt news hook is not emptied");
+        if (!/ENABLED=0/.test(written.get("/etc/default/motd-news") ?? "")) finding("motd.ubuntu.com", "motd news is not turned off");
+        if (!/Prompt=never/.test(written.get("/etc/update-manager/release-upgrades") ?? "")) finding("changelogs.ubuntu.com", "the release-upgrade check is not turned off");
+        if (document.ntp === undefined && !/FallbackNTP=\n/.test(written.get("/etc/systemd/timesyncd.conf.d/erpdc.conf") ?? "")) finding("ntp.ubuntu.com", "no NTP servers and timesyncd's fallback is not emptied");
     }
     return findings;
 }

@@ -2,7 +2,7 @@
 // then what must be mirrored for the stack.
 import { ConfigError } from "../config/problems";
 import { readPlan } from "../plan";
-import { auditFiles, mirrorList } from "./audit";
+import { auditFiles, firstBootFindings, mirrorList } from "./audit";
 import { renderStack } from "./render";
 import { loadOfflineConfig, listStacks } from "./stackConfig";
 
@@ -18,7 +18,7 @@ async function main(stack: string | undefined): Promise<number> {
     }
     // The render left the stack's configuration in the runtime: plan it as the program does.
     const { plan } = readPlan();
-    const findings = auditFiles(result.files, plan.internalDomains);
+    const findings = [...auditFiles(result.files, plan.internalDomains), ...firstBootFindings(result.files)];
     console.log(`Air-gap audit of ${stack}: ${result.files.size} files, ${findings.length} reference(s) outside the contour`);
     for (const finding of findings) {
         console.log(`  out/${stack}/${finding.file}:${finding.line}: ${finding.host}  (${finding.text})`);

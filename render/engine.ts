@@ -18,6 +18,8 @@ export interface RecordedResource {
     readonly protect: boolean;
     readonly ignoreChanges: readonly string[];
     readonly deleteBeforeReplace: boolean;
+    /** URNs of the resources whose replacement replaces this one too (the replaceWith option). */
+    readonly replaceWith: readonly string[];
     /** URNs this resource waits for, explicit (dependsOn) and implicit (through its inputs). */
     readonly dependencies: readonly string[];
     /** Inputs as the engine receives them; secrets are replaced by "[secret]", unknowns by "[unknown]". */
@@ -57,6 +59,12 @@ export interface RunOptions {
     readonly preview?: boolean;
     /** Keep each resource's inputs with the secrets' values too (revealedInputs); in memory only. */
     readonly revealSecrets?: boolean;
+    /**
+     * Names of resources to treat as replaced (`pulumi up --replace`): their computed outputs come
+     * out new, and so do those of the certificates and requests signed from them, whose outputs
+     * follow their inputs. Lifecycle tests use it to see what a replacement reaches.
+     */
+    readonly regenerate?: readonly string[];
 }
 
 export const SECRET_MARK = "[secret]";
@@ -69,7 +77,7 @@ type Program = (artifacts?: ArtifactSink) => Promise<Record<string, unknown>>;
 /** Runs index.ts under mocks. Throws what the program throws (e.g. a ConfigError). */
 export async function runStack(options: RunOptions, recorded: RecordedResource[] = []): Promise<StackRun> {
     const preview = options.preview ?? false;
-    await pulumi.runtime.setMocks(mocksFor(preview), PROJECT, options.stack, preview);
+    await pulumi.runtime.setMocks(mocksFor(preview, new Set(options.regenerate ?? [])), PROJECT, options.stack, preview);
     pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
@@ -105,14 +113,14 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
     }
 }
 
-function mocksFor(preview: boolean): pulumi.runtime.Mocks {
+function mocksFor(preview: boolean, regenerate: ReadonlySet<string>): pulumi.runtime.Mocks {
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
             if (preview) {
                 // Like `pulumi preview` of a new stack: IDs and computed outputs are not known yet.
                 return { id: undefined, state: args.inputs };
             }
-            return { id: mockId(args), state: { ...args.inputs, ...computedOutputs(args) } };
+            return { id: mockId(args), state: { ...args.inputs, ...computedOutputs(args, regenerate.has(args.name) ? "regenerated" : "") } };
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             throw new Error(`the offline engine has no provider function ${args.token}; the program must not need one`);
@@ -139,14 +147,17 @@ function mockId({ type, name, inputs }: pulumi.runtime.MockResourceArgs): string
  * Certificates are labelled placeholders: the tls provider signs the real ones during `pulumi up`
  * (the end-to-end tests make a real CA of their own).
  */
-function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs, generation: string): Record<string, unknown> {
+    // A key's material follows its name (and generation); what is signed follows its inputs too,
+    // so that a new key yields new requests and certificates, as the tls provider would.
+    const signed = type !== "tls:index/privateKey:PrivateKey" ? JSON.stringify(inputs) : "";
     const placeholderPem = (label: string) =>
         `Offline render placeholder for ${name}; the tls provider creates the real one during pulumi up.\n` +
-        `-----BEGIN ${label}-----\n${createHash("sha256").update(`${type}/${name}`).digest("base64")}\n-----END ${label}-----\n`;
+        `-----BEGIN ${label}-----\n${createHash("sha256").update(`${type}/${name}${generation}${signed}`).digest("base64")}\n-----END ${label}-----\n`;
     switch (type) {
         case "tls:index/privateKey:PrivateKey":
             return inputs.algorithm === "ED25519"
-                ? { ...deterministicEd25519(name) }
+                ? { ...deterministicEd25519(`${name}${generation}`) }
                 : { privateKeyPem: placeholderPem(["PRIVATE", "KEY"].join(" ")), publicKeyPem: placeholderPem("PUBLIC KEY") };
         case "tls:index/selfSignedCert:SelfSignedCert":
         case "tls:index/locallySignedCert:LocallySignedCert":
@@ -156,7 +167,7 @@ function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs
         case "random:index/randomPassword:RandomPassword": {
             const length = Number(inputs.length);
             const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-            const bytes = createHash("sha512").update(`erpdc-offline-render/${name}`).digest();
+            const bytes = createHash("sha512").update(`erpdc-offline-render/${name}${generation}`).digest();
             return { result: Array.from({ length }, (_, i) => alphabet[(bytes[i % bytes.length] as number) % alphabet.length]).join("") };
         }
         case "command:remote:Command":
@@ -203,6 +214,7 @@ interface RequestLike {
     getProtect(): boolean;
     getIgnorechangesList(): string[];
     getDeletebeforereplace(): boolean;
+    getReplaceWithList(): string[];
     getDependenciesList(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
@@ -232,6 +244,7 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[],
                     protect: request.getProtect() === true,
                     ignoreChanges: [...request.getIgnorechangesList()],
                     deleteBeforeReplace: request.getDeletebeforereplace(),
+                    replaceWith: [...request.getReplaceWithList()].sort(),
                     dependencies: [...new Set(request.getDependenciesList())].sort(),
                     inputs,
                     ...(secrets.length === 0 ? {} : { secretDigest: createHash("sha256").update(JSON.stringify(secrets)).digest("hex") }),

@@ -50,6 +50,7 @@ function planDocument(stack: string, run: StackRun) {
             protect: resource.protect,
             ...(resource.ignoreChanges.length > 0 ? { ignoreChanges: resource.ignoreChanges } : {}),
             ...(resource.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
+            ...(resource.replaceWith.length > 0 ? { replaceWith: resource.replaceWith.map((urn) => nameOf.get(urn) ?? urn) } : {}),
             dependsOn: resource.dependencies.map((urn) => nameOf.get(urn) ?? urn),
             inputs: resource.inputs,
         })),

@@ -64,7 +64,7 @@ export function dependsOn(resources: readonly RecordedResource[], from: string, 
  */
 export async function runStackFile(
     stack: string,
-    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string; revealSecrets?: boolean } = {},
+    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string; revealSecrets?: boolean; regenerate?: string[] } = {},
 ): Promise<StackRun & { recorded: RecordedResource[] }> {
     const document = stackDocument(stack);
     options.edit?.(document);
@@ -77,6 +77,7 @@ export async function runStackFile(
             secretKeys: offline.secretKeys,
             preview: options.preview ?? false,
             revealSecrets: options.revealSecrets ?? false,
+            regenerate: options.regenerate ?? [],
         },
         recorded,
     );

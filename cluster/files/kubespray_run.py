@@ -28,10 +28,21 @@ def _version(text):
     return tuple(int(part) for part in text.lstrip("v").split("."))
 
 
-def plan_runs(previous, current):
-    """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`."""
+def plan_runs(previous, current, fresh=()):
+    """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`.
+
+    `fresh` names the nodes of `current` that have never joined (no kubelet.conf): VMs rebuilt by
+    `pulumi up --replace`, which the manifests alone cannot tell from running nodes.
+    """
     if previous is None:
         return [{"playbook": "cluster.yml"}]
+    rebuilt_control_plane = sorted(n for n in fresh if n in current["controlPlane"])
+    if rebuilt_control_plane:
+        raise PlanError(
+            "the control-plane node(s) %s were rebuilt and have not joined: Kubespray replaces a "
+            "control-plane node only by its manual procedure (docs/operations/nodes.md); do that"
+            % ", ".join(rebuilt_control_plane)
+        )
     if previous["controlPlane"] != current["controlPlane"]:
         raise PlanError(
             "the control-plane nodes changed (%s -> %s): Kubespray changes them only by its manual "
@@ -48,7 +59,8 @@ def plan_runs(previous, current):
     old_workers, new_workers = previous["workers"], current["workers"]
     readdressed = sorted(n for n in new_workers if n in old_workers and old_workers[n] != new_workers[n])
     removed = sorted(set(old_workers) - set(new_workers)) + readdressed
-    added = sorted(set(new_workers) - set(old_workers)) + readdressed
+    rebuilt = sorted(n for n in fresh if n in new_workers and n in old_workers and n not in readdressed)
+    added = sorted(set(new_workers) - set(old_workers)) + readdressed + rebuilt
     runs = []
     if removed:
         runs.append({
@@ -174,8 +186,16 @@ def main():
         if answer.returncode != 0:
             raise SystemExit("cannot reach %s over SSH: %s" % (first, answer.stderr.strip()))
         previous = json.loads(answer.stdout) if answer.stdout.strip() else None
+        fresh = []
+        if previous is not None:
+            for name, address in sorted({**current["controlPlane"], **current["workers"]}.items()):
+                probe = _ssh(settings, key, address, "test -e /etc/kubernetes/kubelet.conf")
+                if probe.returncode == 1:
+                    fresh.append(name)
+                elif probe.returncode != 0:
+                    raise SystemExit("cannot reach %s (%s) over SSH: %s" % (name, address, probe.stderr.strip()))
         try:
-            runs = plan_runs(previous, current)
+            runs = plan_runs(previous, current, fresh)
         except PlanError as error:
             raise SystemExit("erpdc: refusing to run Kubespray: %s" % error)
         if not runs:

@@ -29,6 +29,11 @@ export function adaptUserData(rendered: string, options: { debianMirror: string;
             document.apt.primary = [{ arches: ["default"], uri: `${options.debianMirror}/debian` }];
             document.apt.security = [{ arches: ["default"], uri: `${options.debianMirror}/debian-security` }];
         });
+        if (document.apt.sources_list) {
+            adapt("apt.sources_list", "Debian 12's cloud-init (22.4) writes one-line sources only (deb822 came with 23.4), and Debian's suites and components differ", () => {
+                document.apt.sources_list = ["deb $MIRROR $RELEASE main", "deb $MIRROR $RELEASE-updates main", "deb $SECURITY $RELEASE-security main", ""].join("\n");
+            });
+        }
     }
     if (document.fs_setup || document.mounts) {
         adapt("fs_setup, mounts", "a container has no second disk; the data disk's mount point /srv is a plain directory", () => {

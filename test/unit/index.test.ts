@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import type { ProxmoxPlan } from "../../proxmox/plan";
 import { SECRET_MARK, type RecordedResource } from "../../render/engine";
 import { PLACEHOLDERS } from "../../render/stackConfig";
-import { addProductionWorker, baselineRun, byType, find, plannedStack, runStackFile, STACKS } from "../helpers";
+import { addProductionWorker, baselineRun, byType, dependsOn, find, plannedStack, runStackFile, STACKS } from "../helpers";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
@@ -108,7 +108,17 @@ for (const stack of STACKS) {
                     const clone = find(resources, vm.name);
                     assert.equal(clone.protect, stack === "production");
                     assert.equal((clone.inputs as any).protection, stack === "production");
-                    assert.deepEqual(clone.ignoreChanges, ["nodeName", "initialization.userDataFileId", "initialization.networkDataFileId"]);
+                    assert.deepEqual(clone.ignoreChanges, [
+                        "nodeName",
+                        "clone",
+                        "initialization.userDataFileId",
+                        "initialization.networkDataFileId",
+                        "initialization.metaDataFileId",
+                    ]);
+                    // A fixed VM ID: the old VM must go before its replacement is made.
+                    assert.equal(clone.deleteBeforeReplace, true);
+                    // The snippet's ID is known once it exists (update mode).
+                    if (!preview) assert.ok(String((clone.inputs as any).initialization.metaDataFileId).endsWith(`erp-${stack}-${vm.name}-meta-data.yaml`));
                 }
                 for (const snippet of byType(resources, "proxmoxve:index/fileLegacy:FileLegacy")) {
                     assert.equal(snippet.deleteBeforeReplace, true);
@@ -177,6 +187,52 @@ for (const stack of STACKS) {
         });
     }
 }
+
+describe("Proxmox provider's SSH", () => {
+    it("uses the SSH agent by default, and a secret key instead of it when one is set", async () => {
+        // Provider inputs reach the engine as JSON text; a secret inside makes the whole value secret.
+        const sshOf = (resource: RecordedResource) => {
+            const ssh = resource.inputs.ssh;
+            return typeof ssh === "string" && ssh !== SECRET_MARK ? JSON.parse(ssh) : ssh;
+        };
+        assert.equal(sshOf(find((await baselineRun("production")).resources, "proxmoxve")).agent, true);
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        const withKey = await runStackFile("production", { edit: (d) => (d["proxmoxve:sshPrivateKey"] = key), revealSecrets: true });
+        const provider = find(withKey.resources, "proxmoxve");
+        assert.equal(sshOf(provider), SECRET_MARK);
+        const revealed = JSON.parse(String(provider.revealedInputs?.ssh));
+        assert.equal(revealed.agent, false);
+        assert.equal(revealed.privateKey, key);
+        assert.ok(!JSON.stringify(withKey.resources.map((r) => r.inputs)).includes("b3BlbnNzaC1rZXktdjEAAAAA"));
+    });
+});
+
+describe("VM lifecycle settings", () => {
+    it("names the image file after its checksum and rebuilds the templates from a new image", async () => {
+        const { resources } = await baselineRun("production");
+        const image = find(resources, "ubuntu-2404-image-pve1");
+        assert.equal(image.inputs.fileName, "noble-server-cloudimg-amd64-d1940f7d69d3.qcow2");
+        const template = find(resources, "template-pve1");
+        assert.deepEqual(template.replaceWith, [image.urn]);
+        assert.equal(template.deleteBeforeReplace, true);
+    });
+
+    it("re-runs a rebuilt VM's commands, and has Kubespray wait for every VM to trust the current CA", async () => {
+        const { resources } = await baselineRun("production");
+        for (const name of ["k8s-worker1-ready", "k8s-worker1-ca"]) assert.deepEqual(find(resources, name).replaceWith, [find(resources, "k8s-worker1").urn], name);
+        for (const name of ["infra1-registry", "infra1-nginx", "infra1-synrc-ns", "infra1-zone"]) assert.deepEqual(find(resources, name).replaceWith, [find(resources, "infra1").urn], name);
+        assert.equal(find(resources, "kubespray").replaceWith.length, 6);
+        assert.ok(dependsOn(resources, "kubespray", "k8s-worker3-ca"));
+        assert.equal(find(resources, "admin-ssh").protect, true);
+    });
+
+    it("gives every VM a meta-data snippet with an instance-id of its own, and warns about a decommissioned VM that is gone", async () => {
+        const { artifacts, warnings } = await runStackFile("production", { edit: (d) => (d["erpdc:vms"].decommission = ["k8s-worker9"]) });
+        const files = await artifacts.collect();
+        assert.equal(files.get("cloud-init/k8s-worker2/meta-data"), "instance-id: iid-k8s-worker2\nlocal-hostname: k8s-worker2\n");
+        assert.deepEqual(warnings.filter((w) => w.startsWith("vms.decommission")), ['vms.decommission[0] is "k8s-worker9": no planned VM has that name (any more); remove the entry once the VM is gone']);
+    });
+});
 
 describe("determinism", () => {
     it("gives identical resource inputs for the same config", async () => {

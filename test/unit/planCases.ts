@@ -42,7 +42,7 @@ const UNKNOWN_AND_SHAPE: InvalidCase[] = [
     { name: "a misspelt PKI key", edit: (d) => (d["erpdc:pki"] = { algorithim: "RSA" }), key: "pki.algorithim", value: "RSA", expect: /did you mean algorithm\?/ },
     { name: "a misspelt key in an extra record", edit: records({ name: "mail", type: "A", ttls: 60, data: { ip: "10.0.0.40" } }), key: "dns.extraRecords[0].ttls", value: 60, expect: /did you mean ttl\?/ },
     { name: "a misspelt Kubernetes key", edit: (d) => ((k8s(d).kubesprayVerison = "v2.28.0"), delete k8s(d).kubesprayVersion), key: "kubernetes.kubesprayVerison", value: "v2.28.0", expect: /did you mean kubesprayVersion\?/, problems: 2 },
-    { name: "a provider key this program does not read", edit: (d) => (d["proxmoxve:username"] = "root@pam"), key: "proxmoxve:username", value: "root@pam", expect: /builds its own provider from proxmoxve:endpoint, proxmoxve:apiToken, proxmoxve:insecure only/ },
+    { name: "a provider key this program does not read", edit: (d) => (d["proxmoxve:username"] = "root@pam"), key: "proxmoxve:username", value: "root@pam", expect: /builds its own provider from proxmoxve:endpoint, proxmoxve:apiToken, proxmoxve:insecure, proxmoxve:sshPrivateKey only/ },
     { name: "a provider password, never echoed", edit: (d) => (d["proxmoxve:password"] = "hunter2"), key: "proxmoxve:password", value: "(value not shown)", expect: /builds its own provider/ },
     { name: "a retired mirrors key", edit: (d) => (e(d, "mirrors").registry = "registry.erp.uno"), key: "mirrors.registry", value: "registry.erp.uno", expect: /was removed: the program builds the registry on the infra VM as registry\.<domain>; delete the key/ },
     { name: "the retired files mirror", edit: (d) => (e(d, "mirrors").files = "http://10.0.0.2/files"), key: "mirrors.files", value: "http://10.0.0.2/files", expect: /was removed: the program builds the files area/ },
@@ -90,6 +90,8 @@ const STACK_AND_PROVIDER: InvalidCase[] = [
     { name: "a public endpoint in production", edit: (d) => (d["proxmoxve:endpoint"] = "https://pve.example.com:8006/"), key: "proxmoxve:endpoint", value: "https://pve.example.com:8006/", expect: /pve\.example\.com is outside the closed contour/ },
     { name: "not an endpoint at all", edit: (d) => (d["proxmoxve:endpoint"] = "pve1:8006"), key: "proxmoxve:endpoint", value: "pve1:8006", expect: /use the HTTPS URL/ },
     { name: "insecure as a word", edit: (d) => (d["proxmoxve:insecure"] = "yes"), key: "proxmoxve:insecure", value: "yes", expect: /use true or false/ },
+    { name: "an unverified API certificate in production", edit: (d) => (d["proxmoxve:insecure"] = "true"), key: "proxmoxve:insecure", value: true, expect: /trust the cluster's CA instead \(\/etc\/pve\/pve-root-ca\.pem/ },
+    { name: "an SSH key that is no key, never echoed", edit: (d) => (d["proxmoxve:sshPrivateKey"] = "hunter2"), key: "proxmoxve:sshPrivateKey is malformed (value not shown)", expect: /unencrypted private key in PEM or OpenSSH form/ },
     { name: "a realm user for SSH", edit: (d) => (pve(d).ssh = { username: "pulumi@pve" }), key: "proxmox.ssh.username", value: "pulumi@pve", expect: /as a Linux user, not a Proxmox realm user; use pulumi/ },
     { name: "an SSH user in capitals", edit: (d) => (pve(d).ssh = { username: "Admin" }), key: "proxmox.ssh.username", value: "Admin", expect: /use a Linux user name on the Proxmox hosts/ },
 ];

@@ -112,18 +112,18 @@ describe("kubeconfig", () => {
 });
 
 // The planner runs on the Ansible host (Python); the table drives it with manifests the program makes.
-function plan(previous: Manifest | null, current: Manifest): { runs?: any[]; error?: string } {
+function plan(previous: Manifest | null, current: Manifest, fresh: string[] = []): { runs?: any[]; error?: string } {
     const script = [
         "import json, sys",
         `sys.path.insert(0, ${JSON.stringify(path.join(ROOT, "cluster", "files"))})`,
         "from kubespray_run import plan_runs, PlanError",
         "data = json.load(sys.stdin)",
-        "try: print(json.dumps({'runs': plan_runs(data['previous'], data['current'])}))",
+        "try: print(json.dumps({'runs': plan_runs(data['previous'], data['current'], data['fresh'])}))",
         "except PlanError as e: print(json.dumps({'error': str(e)}))",
     ].join("\n");
     // No bytecode cache written into the source tree.
     const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current }), encoding: "utf8", env }));
+    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current, fresh }), encoding: "utf8", env }));
 }
 const playbooks = (result: { runs?: any[] }) => (result.runs ?? []).map((run) => [run.playbook, run.limit ?? null, run.extraVars?.node ?? null]);
 
@@ -161,6 +161,12 @@ describe("lifecycle: which playbook runs for which change", () => {
             }
         });
     }
+
+    it("joins a worker whose VM was rebuilt (it has no kubelet.conf) again, and refuses a rebuilt control-plane node", () => {
+        assert.deepEqual(playbooks(plan(base, base, ["k8s-worker2"])), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker2", null]]);
+        assert.match(plan(base, base, ["k8s-control2"]).error ?? "", /k8s-control2 were rebuilt and have not joined: .*manual procedure/);
+        assert.deepEqual(playbooks(plan(null, base, ["k8s-worker2"])), [["cluster.yml", null, null]]);
+    });
 
     it("gives remove-node the removed worker's address, which the new inventory no longer has", () => {
         const result = plan(base, withWorkers(["10.0.0.21", "10.0.0.22"]));

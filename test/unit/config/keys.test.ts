@@ -108,6 +108,7 @@ const EDITS: Record<string, KeyEdit> = {
     "vms.template.name": { edit: set("vms.template.name", "noble-cloud") },
     "vms.template.vmIdStart": { edit: set("vms.template.vmIdStart", 8000) },
     "vms.template.diskGiB": { edit: set("vms.template.diskGiB", 8) },
+    "vms.decommission": { stack: "production", edit: set("vms.decommission", ["k8s-worker3"]) },
     ...ROLE_EDITS("infra", "svc"),
     ...ROLE_EDITS("controlPlane", "k8s-cp"),
     ...ROLE_EDITS("workers", "k8s-node"),

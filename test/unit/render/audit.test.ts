@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { auditFiles, mirrorList } from "../../../render/audit";
+import { auditFiles, firstBootFindings, mirrorList } from "../../../render/audit";
 import { renderStack } from "../../../render/render";
 import { fromConfigMap } from "../../../render/stackConfig";
 import { plannedStack, stackDocument } from "../../helpers";
@@ -21,6 +21,14 @@ describe("air-gap audit", () => {
         assert.equal(userData[0]?.host, "archive.ubuntu.com");
         const lines = (files.get("cloud-init/infra1/user-data") as string).split("\n");
         assert.match(lines[(userData[0]?.line as number) - 1] as string, /uri: http:\/\/archive\.ubuntu\.com\/ubuntu/);
+    });
+
+    it("finds that every VM's first boot stays inside the contour, and names what a user-data lacks", async () => {
+        const { files } = await renderStack("production");
+        assert.deepEqual(firstBootFindings(files), []);
+        const userData = files.get("cloud-init/infra1/user-data") as string;
+        const broken = new Map([["cloud-init/infra1/user-data", userData.replaceAll("snapd.seeded.service ", "").replace("ENABLED=0", "ENABLED=1")]]);
+        assert.deepEqual(firstBootFindings(broken).map((f) => f.text), ["snapd.seeded.service is not masked", "motd news is not turned off"]);
     });
 
     it("counts an image without a registry as Docker Hub", () => {

@@ -26,7 +26,7 @@ describe("offline render", () => {
         const expected = [
             "plan.json",
             "topology.md",
-            ...config.vms.flatMap((vm) => [`cloud-init/${vm.name}/network-config`, `cloud-init/${vm.name}/user-data`]),
+            ...config.vms.flatMap((vm) => [`cloud-init/${vm.name}/meta-data`, `cloud-init/${vm.name}/network-config`, `cloud-init/${vm.name}/user-data`]),
             "dns/erp.uno.zone.json",
             "dns/synrc-ns.service",
             ...config.vms.filter((vm) => vm.role === "infra").map((vm) => `dns/${vm.name}/sys.config`),

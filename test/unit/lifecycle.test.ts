@@ -1,0 +1,135 @@
+// Day-2 edits of the production stack under the mock engine, and what `pulumi up` would do for each:
+// the resources created, updated in place, replaced and deleted, and the commands that run again.
+// The providers' replace rules are in test/lifecycle.ts, with their sources; the README's day-2
+// section follows this table.
+import { strict as assert } from "assert";
+import type { RecordedResource } from "../../render/engine";
+import { find, runStackFile } from "../helpers";
+import { blastRadius, type BlastRadius } from "../lifecycle";
+
+type Doc = Record<string, any>;
+const VM_FILES = (vm: string) => [`${vm}-meta-data`, `${vm}-network-config`, `${vm}-user-data`];
+const VMS = ["infra1", "k8s-control1", "k8s-control2", "k8s-control3", "k8s-worker1", "k8s-worker2", "k8s-worker3"];
+const workers = (...addresses: string[]) => (d: Doc) => Object.assign(d["erpdc:vms"].workers, { count: addresses.length, addresses });
+
+interface Row {
+    readonly edit: string;
+    readonly change?: (d: Doc) => void;
+    /** Resources replaced on request (pulumi up --replace), whose new outputs the engine makes. */
+    readonly replace?: string[];
+    readonly expect: Partial<BlastRadius>;
+}
+
+const NOTHING: BlastRadius = { created: [], updated: [], replaced: [], deleted: [], commandsRun: [] };
+
+const TABLE: Row[] = [
+    { edit: "no change", expect: NOTHING },
+    {
+        edit: "add a worker",
+        change: workers("10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"),
+        expect: {
+            created: ["ha-k8s-worker4", "k8s-worker4", "k8s-worker4-ca", ...VM_FILES("k8s-worker4"), "k8s-worker4-ready"].sort(),
+            updated: ["infra1-zone", "kubespray"],
+            replaced: ["kubeconfig"],
+            deleted: [],
+            commandsRun: ["infra1-zone", "k8s-worker4-ca", "k8s-worker4-ready", "kubeconfig", "kubespray"],
+        },
+    },
+    {
+        edit: "remove the last worker",
+        change: workers("10.0.0.21", "10.0.0.22"),
+        expect: {
+            created: [],
+            updated: ["erp-production-workers-apart-1", "infra1-zone", "kubespray"],
+            replaced: ["kubeconfig"],
+            deleted: ["ha-k8s-worker3", "k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
+            commandsRun: ["infra1-zone", "kubeconfig", "kubespray"],
+        },
+    },
+    {
+        // Names follow positions today: dropping the middle address re-points k8s-worker2 at
+        // k8s-worker3's address and deletes k8s-worker3's VM. The README says to remove the last one.
+        edit: "remove a middle worker (unsafe: names follow positions)",
+        change: workers("10.0.0.21", "10.0.0.23"),
+        expect: {
+            updated: ["erp-production-workers-apart-1", "infra1-zone", "k8s-worker2", "k8s-worker2-ca", "k8s-worker2-ready", "kubespray"],
+            replaced: ["k8s-worker2-network-config", "kubeconfig"],
+            deleted: ["ha-k8s-worker3", "k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
+        },
+    },
+    {
+        edit: "add a Proxmox host",
+        change: (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }),
+        // The new host gets its image and template; no VM moves, no file moves, nothing re-runs.
+        expect: { created: ["template-pve4", "ubuntu-2404-image-pve4"], updated: ["proxmoxve"], replaced: [], deleted: [], commandsRun: [] },
+    },
+    { edit: "change clone tuning", change: (d) => Object.assign(d["erpdc:proxmox"].clones, { retries: 5, parallelPerHost: 1 }), expect: NOTHING },
+    {
+        edit: "bump the cloud image",
+        change: (d) => Object.assign(d["erpdc:image"], { url: "http://10.0.0.2/files/cloud-images/noble/2026-09-01/noble-server-cloudimg-amd64.img", checksum: "e".repeat(64) }),
+        // New images beside the old ones, templates rebuilt from them; running VMs keep their disks.
+        expect: {
+            created: [],
+            updated: [],
+            replaced: ["template-pve1", "template-pve2", "template-pve3", "ubuntu-2404-image-pve1", "ubuntu-2404-image-pve2", "ubuntu-2404-image-pve3"],
+            deleted: [],
+            commandsRun: [],
+        },
+    },
+    {
+        edit: "rotate the CA (pulumi up --replace ca-key)",
+        replace: ["ca-key"],
+        expect: {
+            created: [],
+            updated: ["argocd", "argocd-server-tls", "erp-tls-cert", ...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "publish-erp-uno"].sort(),
+            replaced: ["argocd-cert", "ca-cert", "ca-key", "charts-cert", "files-cert", "portal-cert", "registry-cert", ...VMS.map((vm) => `${vm}-user-data`)].sort(),
+            deleted: [],
+            commandsRun: [...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "publish-erp-uno"].sort(),
+        },
+    },
+    {
+        edit: "rebuild one VM (pulumi up --replace k8s-worker2)",
+        replace: ["k8s-worker2"],
+        expect: { created: [], updated: [], replaced: ["k8s-worker2", "k8s-worker2-ca", "k8s-worker2-ready", "kubespray"], deleted: [], commandsRun: ["k8s-worker2-ca", "k8s-worker2-ready", "kubespray"] },
+    },
+    {
+        edit: "rebuild the infra VM (pulumi up --replace infra1)",
+        replace: ["infra1"],
+        expect: {
+            replaced: ["infra1", "infra1-ca", "infra1-nginx", "infra1-ready", "infra1-registry", "infra1-synrc-ns", "infra1-zone"],
+            commandsRun: ["infra1-ca", "infra1-nginx", "infra1-ready", "infra1-registry", "infra1-synrc-ns", "infra1-zone"],
+        },
+    },
+];
+
+describe("day-2 edits of production: what pulumi up does", () => {
+    let base: readonly RecordedResource[];
+    before(async () => {
+        base = (await runStackFile("production", { revealSecrets: true })).resources;
+    });
+
+    for (const row of TABLE) {
+        it(row.edit, async () => {
+            const after = await runStackFile("production", { revealSecrets: true, ...(row.change ? { edit: row.change } : {}), ...(row.replace ? { regenerate: row.replace } : {}) });
+            const radius = blastRadius(base, after.resources, row.replace ?? []);
+            for (const [kind, names] of Object.entries(row.expect)) {
+                assert.deepEqual(radius[kind as keyof BlastRadius], names, `${row.edit}: ${kind}`);
+            }
+        });
+    }
+
+    it("refuses to rotate the admin SSH key by --replace: the key is protected, since VMs learn it at first boot only", () => {
+        assert.equal(find(base, "admin-ssh").protect, true);
+    });
+
+    it("lets a decommissioned production VM go: both protections off, updated in place, then deletable", async () => {
+        const after = await runStackFile("production", { revealSecrets: true, edit: (d) => (d["erpdc:vms"].decommission = ["k8s-worker3"]) });
+        const radius = blastRadius(base, after.resources);
+        assert.deepEqual(radius.updated, ["k8s-worker3"]);
+        assert.deepEqual(radius.replaced, []);
+        const vm = find(after.resources, "k8s-worker3");
+        assert.equal(vm.protect, false);
+        assert.equal((vm.inputs as { protection: boolean }).protection, false);
+        assert.equal(find(after.resources, "k8s-worker2").protect, true);
+    });
+});
