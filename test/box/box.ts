@@ -120,6 +120,11 @@ export interface BoxOptions {
     /** How long to wait for SSH to answer after boot; default 120 s. */
     readonly bootTimeoutMs?: number;
     readonly log?: Log;
+    /**
+     * Called with the host PID of the box's PID 1 as soon as it exists, before the box's services
+     * start (e.g. to watch its network namespace from the first packet on).
+     */
+    readonly onLeader?: (leaderPid: number) => void | Promise<void>;
 }
 
 export interface RunResult {
@@ -313,6 +318,18 @@ export class Box {
 
         t = Date.now();
         this.startNspawn();
+        if (this.options.onLeader) {
+            const deadline = Date.now() + 10_000;
+            for (;;) {
+                try {
+                    await this.options.onLeader(this.leader());
+                    break;
+                } catch (error) {
+                    if (Date.now() > deadline || !this.running) throw error;
+                    await sleep(20);
+                }
+            }
+        }
         await this.waitForSsh(this.options.bootTimeoutMs ?? 120_000);
         this.timings.bootToSshMs = Date.now() - t;
         this.log(`${this.name}: SSH answers ${this.timings.bootToSshMs} ms after boot`);

@@ -14,7 +14,7 @@ import { find, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { helmBinary } from "../../render/helm";
 import { Box, ensureRoot, type BoxImage } from "./box";
-import { adaptUserData, commandsFor, runAsOperator, withRealTls, type VmCommand } from "./provision";
+import { adaptUserData, commandsFor, NetworkWatch, runAsOperator, withRealTls, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -35,6 +35,7 @@ describe("the infra VM provisioned for real in a box", function () {
     let address: string;
     let https: number;
     let pull: { username: string; password: string };
+    let watch: NetworkWatch;
     let push: { username: string; password: string };
     const nsRelease = process.env.ERPDC_NS_RELEASE;
 
@@ -58,7 +59,9 @@ describe("the infra VM provisioned for real in a box", function () {
         console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
         for (const { key, why } of adaptations) console.log(`        - ${key}: ${why}`);
         console.log("        - network-config: not given to the box, whose only network is its private loopback; the tools suite converts every rendered network-config with cloud-init");
+        watch = new NetworkWatch(path.join(work, "first-boot.pcap"));
         box = await Box.start({
+            onLeader: watch.start,
             image,
             name: `erpdc-${VM}-${process.pid}`,
             hostname: VM,
@@ -73,6 +76,7 @@ describe("the infra VM provisioned for real in a box", function () {
     after(async () => {
         console.log("      command resources of infra1:");
         for (const line of report) console.log(`        ${line.command.padEnd(20)} ${line.outcome}`);
+        await watch?.stop();
         const stopped = await box?.stop();
         fs.rmSync(work, { recursive: true, force: true });
         assert.equal(stopped?.clean ?? true, true, `leftovers: ${stopped?.leftovers.join(", ")}`);
@@ -84,7 +88,7 @@ describe("the infra VM provisioned for real in a box", function () {
             report.push({ command: command.name, outcome: "skipped: no synrc/ns release (set ERPDC_NS_RELEASE to a tarball)" });
             return;
         }
-        const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8") });
+        const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8"), ca: fs.readFileSync(ca.caCert, "utf8") });
         const started = Date.now();
         const result = await box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), allowFailure: true, timeoutMs: 10 * 60_000 });
         report.push({ command: command.name, outcome: `${result.code === 0 ? "ran" : `FAILED (exit ${result.code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s` });
@@ -98,11 +102,24 @@ describe("the infra VM provisioned for real in a box", function () {
         const warnings = log.split("\n").filter((line) => / (WARNING|ERROR) /.test(line));
         assert.deepEqual(warnings, [], `cloud-init warned:\n${warnings.join("\n")}`);
         assert.equal((await box.ssh("id -nG")).stdout.trim().split(" ").includes("sudo"), true);
+        // What the first boot tried to reach: every name looked up and every connection attempted.
+        const seen = watch.report();
+        console.log(`      first boot: names looked up: ${seen.lookups.join(", ") || "none"}`);
+        console.log(`      first boot: connections off the box: ${seen.connections.join(", ") || "none"}`);
+        console.log(`      first boot: connections on its loopback (the relays): ${seen.loopback.join(", ") || "none"}`);
+        assert.deepEqual(seen.connections, [], "the first boot tried to reach outside the box");
+        assert.deepEqual(seen.lookups.filter((name) => !name.endsWith(DOMAIN) && name.includes(".")), [], "the first boot looked up public names");
+        // The watch sees such attempts: a lookup and a connection made on purpose show up.
+        await box.exec("getent hosts probe.example.com; timeout 2 bash -c 'exec 3<>/dev/tcp/192.0.2.10/80' || true", { allowFailure: true });
+        await watch.stop();
+        const probe = watch.report();
+        assert.ok(probe.lookups.includes("probe.example.com"), JSON.stringify(probe));
+        assert.deepEqual(probe.connections, ["192.0.2.10.80"]);
         assert.match((await box.exec(`grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt`)).stdout, /\d+/);
     });
 
     it("runs every command resource of the VM in dependency order", async () => {
-        assert.deepEqual(commands.map((c) => c.name).sort(), [`${VM}-nginx`, `${VM}-ready`, `${VM}-registry`, `${VM}-synrc-ns`, `${VM}-zone`]);
+        assert.deepEqual(commands.map((c) => c.name).sort(), [`${VM}-ca`, `${VM}-nginx`, `${VM}-ready`, `${VM}-registry`, `${VM}-synrc-ns`, `${VM}-zone`]);
         assert.equal(commands[0]?.name, `${VM}-ready`);
         report.push({ command: "kubespray", outcome: "not run: it needs the Kubernetes nodes, which a box cannot be" });
         for (const command of commands) await provision(command);

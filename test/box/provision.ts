@@ -1,7 +1,7 @@
 // What the integration tier needs around the box: the program's own first boot and command
 // resources for a VM, taken from the mock-engine run of a stack with the secrets' values, and the
 // few adaptations a Debian container needs, each with its reason.
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
@@ -105,9 +105,10 @@ export function commandsFor(resources: readonly RecordedResource[], address: str
  * The bundle on a command's stdin with the placeholder TLS files replaced by the test CA's: what
  * the tls provider would have put there during pulumi up.
  */
-export function withRealTls(stdin: string, files: { certificate: string; key: string }): string {
+export function withRealTls(stdin: string, files: { certificate: string; key: string; ca: string }): string {
     const bundle = JSON.parse(stdin) as { files: { path: string; content: string }[] };
     for (const file of bundle.files) {
+        if (file.path === "/usr/local/share/ca-certificates/erpdc-contour-ca.crt") file.content = files.ca;
         if (/^\/etc\/nginx\/tls\/[a-z]+\.crt$/.test(file.path)) file.content = files.certificate;
         if (/^\/etc\/nginx\/tls\/[a-z]+\.key$/.test(file.path)) file.content = files.key;
     }
@@ -152,4 +153,57 @@ export function runAsOperator(
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? 1, output }));
     });
+}
+
+/**
+ * Watches a box's network namespace from its first moments: a default route into the box's own
+ * loopback gives a packet for any outside address a way that leads nowhere (the box has no other
+ * interface), so that tcpdump sees each attempt; the box's resolver (127.0.0.1) shows each name
+ * looked up. Nothing of it touches the host's network.
+ */
+export class NetworkWatch {
+    private tcpdump: ReturnType<typeof spawn> | undefined;
+
+    constructor(private readonly pcap: string) {}
+
+    /** For BoxOptions.onLeader. */
+    readonly start = async (leaderPid: number): Promise<void> => {
+        const inBox = ["nsenter", "-t", String(leaderPid), "-n"];
+        const setup = "ip link set lo up && ip route replace default dev lo";
+        await new Promise<void>((resolve, reject) => {
+            const child = spawn(inBox[0] as string, [...inBox.slice(1), "sh", "-c", setup], { stdio: "ignore" });
+            child.on("error", reject);
+            child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`the watch's route could not be set up (exit ${code})`))));
+        });
+        this.tcpdump = spawn(inBox[0] as string, [...inBox.slice(1), "tcpdump", "-i", "any", "-n", "-U", "-w", this.pcap], { stdio: "ignore", detached: true });
+        // tcpdump writes the file's header once it listens.
+        for (let i = 0; i < 100 && !fs.existsSync(this.pcap); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+
+    async stop(): Promise<void> {
+        const child = this.tcpdump;
+        if (child?.pid === undefined || child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        process.kill(-child.pid, "SIGTERM");
+        await exited;
+    }
+
+    /** The names looked up and the connections tried (destinations off the box's loopback). */
+    report(): { lookups: string[]; connections: string[]; loopback: string[] } {
+        const result = spawnSync("tcpdump", ["-r", this.pcap, "-n"], { encoding: "utf8" });
+        const lines = result.stdout.split("\n");
+        const lookups = new Set<string>();
+        const connections = new Set<string>();
+        const loopback = new Set<string>();
+        for (const line of lines) {
+            const query = / (?:A|AAAA|SRV|TXT|PTR|MX|CNAME|ANY)\? (\S+?)\.? \(/.exec(line);
+            if (query) lookups.add(query[1] as string);
+            const destination = /IP6? \S+ > (\S+?):/.exec(line)?.[1];
+            if (destination === undefined) continue;
+            const host = destination.replace(/\.\d+$/, "");
+            if (!/Flags \[S\]|UDP|\d+\+? [A-Z]+\?/.test(line)) continue;
+            (host.startsWith("127.") || host === "::1" ? loopback : connections).add(destination);
+        }
+        return { lookups: [...lookups].sort(), connections: [...connections].sort(), loopback: [...loopback].sort() };
+    }
 }
