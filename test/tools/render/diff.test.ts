@@ -33,6 +33,7 @@ describe("artifact diff between two commits", function () {
         const summary = output.slice(output.indexOf("Artifacts of production changed since HEAD~1"));
         const changes = [...summary.matchAll(/^ {2}(added|changed|removed) +(\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
         assert.deepEqual(changes, [
+            "added cloud-init/k8s-worker4/meta-data",
             "added cloud-init/k8s-worker4/network-config",
             "added cloud-init/k8s-worker4/user-data",
             "changed dns/erp.uno.zone.json",
