@@ -2,6 +2,7 @@
 // Everything a node downloads points at the contour: the files area and the registry on the infra VM.
 import { createHash } from "crypto";
 import YAML from "yaml";
+import { KUBESPRAY_RELEASES } from "./compatibility";
 import type { ClusterPlan } from "./plan";
 
 /** Upstream registries whose images the nodes pull through the internal registry instead. */
@@ -17,6 +18,8 @@ export const MIRRORED_DOWNLOAD_BASES = {
 
 export interface Manifest {
     readonly kubesprayVersion: string;
+    /** The Kubespray tags this program knows, in order: the runner upgrades one at a time. */
+    readonly kubesprayReleases: readonly string[];
     readonly kubeVersion: string;
     /** Hash of the group_vars without the versions: a change re-applies the configuration. */
     readonly varsHash: string;
@@ -101,10 +104,17 @@ export function groupVars(plan: ClusterPlan): Record<string, Record<string, unkn
             ingress_nginx_enabled: true,
             ingress_nginx_host_network: false,
             ingress_nginx_service_type: "LoadBalancer",
-            ingress_nginx_service_annotations: { "metallb.io/loadBalancerIPs": network.ingressAddress },
+            // Kubespray v2.28.0 installs MetalLB 0.13.9 (download.yml metallb_version), which reads this
+            // annotation (controller/service.go at v0.13.9), not the later metallb.io/ one.
+            ingress_nginx_service_annotations: { "metallb.universe.tf/loadBalancerIPs": network.ingressAddress },
             local_path_provisioner_enabled: true,
             local_path_provisioner_storage_class: "local-path",
             local_path_provisioner_is_default_storageclass: "true",
+            // The provisioner's helper pod: busybox:latest from Docker Hub by default
+            // (local_path_provisioner/defaults/main.yml at v2.28.0), and not in Kubespray's download
+            // list. Pinned here, from the contour's registry, and listed by the audit.
+            local_path_provisioner_helper_image_repo: "{{ docker_image_repo }}/library/busybox",
+            local_path_provisioner_helper_image_tag: LOCAL_PATH_HELPER_TAG,
             metallb_enabled: true,
             metallb_speaker_enabled: true,
             metallb_namespace: "metallb-system",
@@ -118,6 +128,9 @@ export function groupVars(plan: ClusterPlan): Record<string, Record<string, unkn
 }
 
 const YAML_OPTIONS = { lineWidth: 0 } as const;
+
+/** The local-path provisioner's helper image tag (busybox), pinned instead of Kubespray's latest. */
+export const LOCAL_PATH_HELPER_TAG = "1.36.1";
 
 /** containerd 1.x, so that Kubespray v2.28.0 configures the nodes' registry account (see groupVars). */
 export const CONTAINERD_VERSION = "1.7.27";
@@ -154,6 +167,7 @@ export function manifest(plan: ClusterPlan): Manifest {
     const versionless = { ...vars, "k8s_cluster/k8s-cluster.yml": { ...vars["k8s_cluster/k8s-cluster.yml"], kube_version: undefined } };
     return {
         kubesprayVersion: plan.kubernetes.kubesprayVersion,
+        kubesprayReleases: KUBESPRAY_RELEASES.map((release) => release.version),
         kubeVersion: plan.kubernetes.kubeVersion,
         varsHash: createHash("sha256").update(JSON.stringify(versionless)).digest("hex"),
         controlPlane: Object.fromEntries(controlPlane.map((vm) => [vm.name, vm.address])),

@@ -1,7 +1,7 @@
 // The air-gap audit: every host the rendered files refer to must be inside the contour. And the
 // list of what must be mirrored into the contour before a `pulumi up` of the stack.
 import YAML from "yaml";
-import { MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
+import { LOCAL_PATH_HELPER_TAG, MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
 import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
 import { PUBLIC_CALLERS } from "../proxmox/cloudInit";
 import type { StackPlan } from "../plan";
@@ -82,6 +82,8 @@ export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>):
                 ...chartImages,
                 `${registry}/argoproj/argocd:${argocd.imageTag}`,
                 `${registry}/docker/library/redis:${argocd.redisImageTag}`,
+                // Not in Kubespray's download list, so its offline list does not have it either.
+                `${registry}/library/busybox:${LOCAL_PATH_HELPER_TAG} (the local-path provisioner's helper)`,
                 `the images Kubespray ${kubernetes.kubesprayVersion} pulls for Kubernetes ${kubernetes.kubeVersion} from ${MIRRORED_REGISTRIES.join(", ")} (contrib/offline/generate_list.sh lists them), under the same paths in ${registry}`,
             ]),
         ].sort(),

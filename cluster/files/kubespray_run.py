@@ -28,6 +28,18 @@ def _version(text):
     return tuple(int(part) for part in text.lstrip("v").split("."))
 
 
+def _check_kubespray_step(old, new, releases):
+    """Kubespray upgrades go one release at a time and never back (its docs/operations/upgrades.md:
+    "Do not skip minor releases ... upgrade by one tag at a time")."""
+    if old == new:
+        return
+    if _version(new) < _version(old):
+        raise PlanError("kubesprayVersion %s is older than the %s the cluster was built with: Kubespray cannot go back" % (new, old))
+    if old in releases and new in releases and releases.index(new) - releases.index(old) > 1:
+        path = " -> ".join(releases[releases.index(old):releases.index(new) + 1])
+        raise PlanError("kubesprayVersion %s skips a release from %s: upgrade one tag at a time (%s), one pulumi up each" % (new, old, path))
+
+
 def plan_runs(previous, current, fresh=()):
     """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`.
 
@@ -49,6 +61,7 @@ def plan_runs(previous, current, fresh=()):
             "procedure (docs/operations/nodes.md); do that, or restore vms.controlPlane"
             % (sorted(previous["controlPlane"]), sorted(current["controlPlane"]))
         )
+    _check_kubespray_step(previous["kubesprayVersion"], current["kubesprayVersion"], current.get("kubesprayReleases", []))
     old_kube, new_kube = _version(previous["kubeVersion"]), _version(current["kubeVersion"])
     if new_kube < old_kube:
         raise PlanError("kubeVersion %s is older than the running %s: Kubernetes cannot be downgraded"

@@ -77,6 +77,12 @@ describe("Kubespray group_vars", () => {
         assert.equal(addons.cert_manager_enabled, false);
     });
 
+    it("asks MetalLB 0.13.9 for the ingress address with the annotation it reads, and pins local-path's helper image in the contour", () => {
+        assert.deepEqual(addons.ingress_nginx_service_annotations, { "metallb.universe.tf/loadBalancerIPs": "10.0.0.30" });
+        assert.equal(addons.local_path_provisioner_helper_image_repo, "{{ docker_image_repo }}/library/busybox");
+        assert.match(addons.local_path_provisioner_helper_image_tag, /^\d+\.\d+\.\d+$/);
+    });
+
     it("writes kube_version with a v for Kubespray before v2.28 and without from v2.28", () => {
         const old = clusterPlan("production", (raw) => {
             raw.kubernetes.kubesprayVersion = "v2.27.0";
@@ -140,7 +146,9 @@ describe("lifecycle: which playbook runs for which change", () => {
         ["a worker removed", base, withWorkers(["10.0.0.21", "10.0.0.22"]), [["remove-node.yml", null, "k8s-worker3"]]],
         ["a worker moved to another address", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.53"]), [["remove-node.yml", null, "k8s-worker3"], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker3", null]]],
         ["a patch upgrade of Kubernetes", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), base, [["upgrade-cluster.yml", null, null]]],
-        ["a new Kubespray release", base, { ...base, kubesprayVersion: "v2.29.0" }, [["upgrade-cluster.yml", null, null]]],
+        ["the next Kubespray release", { ...base, kubesprayVersion: "v2.27.0", kubeVersion: "1.31.4" }, base, [["upgrade-cluster.yml", null, null]]],
+        ["a Kubespray release skipped", { ...base, kubesprayVersion: "v2.26.0", kubeVersion: "1.30.4" }, { ...base, kubeVersion: "1.31.4" }, /skips a release from v2\.26\.0: upgrade one tag at a time \(v2\.26\.0 -> v2\.27\.0 -> v2\.28\.0\)/],
+        ["an older Kubespray release", base, { ...base, kubesprayVersion: "v2.27.0" }, /Kubespray cannot go back/],
         ["a cluster setting changed", base, edited((raw) => (raw.kubernetes.certManager = true)), [["cluster.yml", null, null]]],
         ["the nodes' registry account rotated", { ...base, registryAuthDigest: "a".repeat(64) } as Manifest, { ...base, registryAuthDigest: "b".repeat(64) } as Manifest, [["cluster.yml", null, null]]],
         ["a record from before the registry account", base, { ...base, registryAuthDigest: "b".repeat(64) } as Manifest, [["cluster.yml", null, null]]],
