@@ -50,6 +50,10 @@ export function planCluster(
     scope.add(...compatibilityProblems(k8s.kubesprayVersion, k8s.kubeVersion, k8s.ansibleCoreVersion));
     checkKubesprayTarball(k8s, scope);
     problems.requireInternalUrl("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index");
+    if (/^http:\/\//.test(k8s.pythonIndexUrl)) {
+        // pip ignores a plain-http index unless its host is trusted; the runner trusts it, and says so.
+        problems.warn(`kubernetes.pythonIndexUrl is ${JSON.stringify(k8s.pythonIndexUrl)}: plain http, so the runner tells pip to trust its host; prefer an https index (the local CA is trusted)`);
+    }
     checkClusterDomain(k8s.clusterDomain, config.domain, scope);
     if (proxmox === undefined || names === undefined) {
         checkClusterNetworks(k8s, undefined, 0, scope);

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 
 APPLIED = "/etc/erpdc/kubespray-applied.json"
@@ -123,7 +124,16 @@ def _kubespray(settings, cache):
         _download(settings["kubesprayUrl"], archive, settings.get("kubespraySha256"))
         unpack = tempfile.mkdtemp(dir=os.path.dirname(source))
         with tarfile.open(archive) as tar:
-            tar.extractall(unpack)
+            # "data": no absolute paths, no links out of the tree, no device files (Python 3.12's
+            # tarfile; 3.11.4+ has it too). Older Pythons only get the members checked by hand.
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(unpack, filter="data")
+            else:
+                for member in tar.getmembers():
+                    target = os.path.realpath(os.path.join(unpack, member.name))
+                    if not target.startswith(os.path.realpath(unpack) + os.sep) or member.isdev() or (member.issym() and os.path.isabs(member.linkname)):
+                        raise SystemExit("%s: refusing the unsafe member %s" % (archive, member.name))
+                tar.extractall(unpack)
         (top,) = os.listdir(unpack)
         shutil.rmtree(source, ignore_errors=True)
         os.rename(os.path.join(unpack, top), source)
@@ -131,13 +141,47 @@ def _kubespray(settings, cache):
     return source
 
 
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def pip_index_options(index_url, ca_bundle=SYSTEM_CA_BUNDLE):
+    """pip's options for the contour's index. pip ignores a plain-http index unless its host is
+    trusted ("not a trusted or secure host and is being ignored"), and checks https against its own
+    certifi bundle, which does not hold the local CA: so https gets the system bundle (where
+    cloud-init and the CA command put the local CA), and http its host trusted, said out loud."""
+    options = ["--index-url", index_url]
+    parsed = urllib.parse.urlsplit(index_url)
+    if parsed.scheme == "http":
+        print("erpdc: the Python index %s is plain http; pip is told to trust %s" % (index_url, parsed.hostname), flush=True)
+        options += ["--trusted-host", parsed.hostname]
+    elif os.path.exists(ca_bundle):
+        options += ["--cert", ca_bundle]
+    return options
+
+
+def install_venv(venv, index_url, requirements, ca_bundle=SYSTEM_CA_BUNDLE):
+    """A venv with `requirements` (pip arguments) from the index; done only once it is complete."""
+    done = os.path.join(venv, ".erpdc-complete")
+    if os.path.exists(done):
+        return
+    shutil.rmtree(venv, ignore_errors=True)  # a venv from a run that stopped midway is not trusted
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    # Only the contour's index counts: no pip configuration or PIP_* variable of the machine may add
+    # another index, a certificate or a constraint; and REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE would
+    # override --cert (requests takes them for every request that names no bundle itself).
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PIP_") and key not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--disable-pip-version-check",
+                    *pip_index_options(index_url, ca_bundle), *requirements], check=True, env=env)
+    with open(done, "w") as marker:
+        marker.write(" ".join(requirements) + "\n")
+
+
 def _ansible(settings, cache, source):
     venv = os.path.join(cache, "ansible", "%s-%s" % (settings["kubesprayVersion"], settings["ansibleCore"]))
-    if not os.path.exists(os.path.join(venv, "bin", "ansible-playbook")):
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--index-url", settings["pythonIndexUrl"],
-                        "ansible-core==" + settings["ansibleCore"], "-r", os.path.join(source, "requirements.txt")],
-                       check=True)
+    install_venv(venv, settings["pythonIndexUrl"],
+                 ["ansible-core==" + settings["ansibleCore"], "-r", os.path.join(source, "requirements.txt")])
     return os.path.join(venv, "bin", "ansible-playbook")
 
 

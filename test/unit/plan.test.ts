@@ -185,10 +185,14 @@ describe("valid edits", () => {
     });
 
     for (const stack of STACKS) {
-        it(`plans the committed ${stack} stack, whose only warnings are the unpinned tarballs`, () => {
+        it(`plans the committed ${stack} stack, whose only warnings are the unpinned tarballs and the plain-http index`, () => {
             const plan = plannedStack(stack);
             assert.equal(plan.environment, stack);
-            assert.deepEqual(plan.warnings.map((w) => w.split(":")[0]), ["dns.nsArtifact.sha256 is missing", "kubernetes.kubespraySource.sha256 is missing"]);
+            assert.deepEqual(plan.warnings.map((w) => w.split(":")[0]), [
+                "dns.nsArtifact.sha256 is missing",
+                "kubernetes.kubespraySource.sha256 is missing",
+                'kubernetes.pythonIndexUrl is "http',
+            ]);
         });
     }
 

@@ -94,6 +94,13 @@ describe("Kubespray group_vars", () => {
 });
 
 describe("Kubespray compatibility table", () => {
+    for (const stack of STACKS) {
+        it(`has the ${stack} stack's ansible-core inside its Kubespray tag's gate`, () => {
+            const { kubesprayVersion, kubeVersion, ansibleCoreVersion } = clusterPlan(stack).kubernetes;
+            assert.deepEqual(compatibilityProblems(kubesprayVersion, kubeVersion, ansibleCoreVersion), []);
+        });
+    }
+
     it("accepts the stacks' combination and refuses unsupported ones with the fix", () => {
         assert.deepEqual(compatibilityProblems("v2.28.0", "1.32.5", "2.16.14"), []);
         assert.match(compatibilityProblems("v2.25.0", "1.29.0", "2.16.14").join(), /Ubuntu 24\.04, which Kubespray supports from v2\.26\.0/);
