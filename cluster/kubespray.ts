@@ -25,6 +25,8 @@ export interface Manifest {
     readonly varsHash: string;
     readonly controlPlane: Readonly<Record<string, string>>;
     readonly workers: Readonly<Record<string, string>>;
+    /** The control-plane nodes are in kube_node too (no workers): their taints depend on it. */
+    readonly controlPlaneSchedulable: boolean;
 }
 
 /** inventory/hosts.yaml. The all-in-one node (no workers) is in every group. */
@@ -172,5 +174,6 @@ export function manifest(plan: ClusterPlan): Manifest {
         varsHash: createHash("sha256").update(JSON.stringify(versionless)).digest("hex"),
         controlPlane: Object.fromEntries(controlPlane.map((vm) => [vm.name, vm.address])),
         workers: Object.fromEntries(workers.map((vm) => [vm.name, vm.address])),
+        controlPlaneSchedulable: plan.allInOne,
     };
 }

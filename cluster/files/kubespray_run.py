@@ -41,6 +41,11 @@ def _check_kubespray_step(old, new, releases):
         raise PlanError("kubesprayVersion %s skips a release from %s: upgrade one tag at a time (%s), one pulumi up each" % (new, old, path))
 
 
+def _schedulable(manifest):
+    """Whether the control-plane nodes run workloads; records from before the key: no workers."""
+    return manifest.get("controlPlaneSchedulable", not manifest["workers"])
+
+
 def plan_runs(previous, current, fresh=()):
     """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`.
 
@@ -84,8 +89,11 @@ def plan_runs(previous, current, fresh=()):
         })
     if new_kube != old_kube or previous["kubesprayVersion"] != current["kubesprayVersion"]:
         runs.append({"playbook": "upgrade-cluster.yml"})
-    elif previous["varsHash"] != current["varsHash"] or previous.get("registryAuthDigest") != current.get("registryAuthDigest"):
-        # New settings, or the nodes' registry account changed (rotated, or not yet configured).
+    elif (previous["varsHash"] != current["varsHash"]
+          or previous.get("registryAuthDigest") != current.get("registryAuthDigest")
+          or _schedulable(previous) != _schedulable(current)):
+        # New settings, the nodes' registry account changed (rotated, or not yet configured), or the
+        # control plane joins or leaves kube_node (all-in-one <-> workers), which changes its taints.
         runs.append({"playbook": "cluster.yml"})
     if added:
         # Kubespray needs cached facts of every host to run with --limit (since v2.27).
