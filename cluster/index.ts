@@ -70,7 +70,6 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                 manifest: { ...applied, registryAuthDigest: createHash("sha256").update(`${plan.registryPullUsername}:${pullPassword}`).digest("hex") },
                 settings: {
                     adminUser: plan.adminUser,
-                    firstControlPlane: first.address,
                     kubesprayVersion: kubernetes.kubesprayVersion,
                     kubesprayUrl: kubernetes.kubespraySource.url,
                     kubespraySha256: kubernetes.kubespraySource.sha256 ?? "",

@@ -2,7 +2,7 @@
 #
 # stdin: a JSON bundle {files, privateKey, manifest, settings} written by cluster/index.ts.
 # The playbooks to run follow from comparing the bundle's manifest with the one the last successful
-# run left on the first control-plane node (/etc/erpdc/kubespray-applied.json): plan_runs() below.
+# run left on the control-plane nodes (/etc/erpdc/kubespray-applied.json, on each of them): plan_runs() below.
 # Inventory, vars and the SSH key live in a private temporary directory removed at exit.
 # Python 3 standard library only, so it runs on a fresh Ubuntu and on the operator's machine.
 import datetime
@@ -226,6 +226,52 @@ def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
     if process.returncode != 0:
         raise SystemExit("%s failed with exit code %d; see %s" % (run["playbook"], process.returncode, log_path))
 
+RECORD_FORMAT = 1
+NO_RECORD = 3  # the exit code of the read command when a node has no record
+
+
+def choose_record(answers):
+    """The last applied manifest from the control-plane nodes' answers, or None for a new cluster.
+
+    `answers` maps a node to (exit code, output) of reading its record: 0 with the record, NO_RECORD
+    when the node has none, anything else when it could not be read. A record is
+    {"format": 1, "appliedAt": ..., "manifest": {...}}; one from before the format is a bare manifest.
+    Only when every node answered "no record" is the cluster new: an unreadable node is never taken
+    for an empty one, which would run cluster.yml on a live cluster.
+    """
+    records, unreadable = [], []
+    for node, (code, output) in sorted(answers.items()):
+        if code == 0:
+            document = json.loads(output)
+            records.append(document if "format" in document else {"format": 0, "appliedAt": "", "manifest": document})
+        elif code != NO_RECORD:
+            unreadable.append("%s (exit %d: %s)" % (node, code, output.strip()[:200]))
+    if any(record["format"] > RECORD_FORMAT for record in records):
+        raise SystemExit("a control-plane node holds a record of a newer format than this runner reads; update the program")
+    if records:
+        return max(records, key=lambda record: record["appliedAt"])["manifest"]
+    if unreadable:
+        raise SystemExit("could not read the applied record on %s; refusing to take the cluster for a new one" % ", ".join(unreadable))
+    return None
+
+
+def _read_record(settings, key, current):
+    read = "sudo sh -c 'if [ -e %s ]; then cat %s; else exit %d; fi'" % (APPLIED, APPLIED, NO_RECORD)
+    answers = {}
+    for name, address in sorted(current["controlPlane"].items()):
+        result = _ssh(settings, key, address, read)
+        answers[name] = (result.returncode, result.stdout if result.returncode == 0 else result.stderr)
+    return choose_record(answers)
+
+
+def _write_record(settings, key, current):
+    """The record goes to every control-plane node, so that losing one loses no history."""
+    record = json.dumps({"format": RECORD_FORMAT, "appliedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(), "manifest": current})
+    for name, address in sorted(current["controlPlane"].items()):
+        result = _ssh(settings, key, address, "sudo install -D -m 0600 /dev/stdin %s" % APPLIED, stdin=record)
+        if result.returncode != 0:
+            raise SystemExit("could not record the applied state on %s: %s" % (name, result.stderr.strip()))
+
 
 def main():
     bundle = json.load(sys.stdin)
@@ -246,11 +292,7 @@ def main():
             out.write(bundle["privateKey"])
         os.chmod(key, 0o600)
 
-        first = settings["firstControlPlane"]
-        answer = _ssh(settings, key, first, "sudo cat %s 2>/dev/null || true" % APPLIED)
-        if answer.returncode != 0:
-            raise SystemExit("cannot reach %s over SSH: %s" % (first, answer.stderr.strip()))
-        previous = json.loads(answer.stdout) if answer.stdout.strip() else None
+        previous = _read_record(settings, key, current)
         fresh = []
         if previous is not None:
             for name, address in sorted({**current["controlPlane"], **current["workers"]}.items()):
@@ -270,9 +312,7 @@ def main():
         playbook_bin = _ansible(settings, cache, source)
         for run in runs:
             _run_playbook(playbook_bin, source, work, settings, run, log_dir)
-        record = _ssh(settings, key, first, "sudo install -D -m 0644 /dev/stdin %s" % APPLIED, stdin=json.dumps(current))
-        if record.returncode != 0:
-            raise SystemExit("could not record the applied state on %s: %s" % (first, record.stderr.strip()))
+        _write_record(settings, key, current)
         print("erpdc: applied %s" % ", ".join(run["playbook"] for run in runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -202,3 +202,38 @@ describe("lifecycle: which playbook runs for which change", () => {
         }
     });
 });
+
+// The record of the last applied manifest, read from every control-plane node (Python, like the planner).
+function chooseRecord(answers: Record<string, [number, string]>): { manifest?: unknown; error?: string } {
+    const script = [
+        "import json, sys",
+        `sys.path.insert(0, ${JSON.stringify(path.join(ROOT, "cluster", "files"))})`,
+        "from kubespray_run import choose_record",
+        "answers = {node: tuple(answer) for node, answer in json.load(sys.stdin).items()}",
+        "try: print(json.dumps({'manifest': choose_record(answers)}))",
+        "except SystemExit as e: print(json.dumps({'error': str(e)}))",
+    ].join("\n");
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(answers), encoding: "utf8", env }));
+}
+
+describe("the applied record: no record is not the same as no answer", () => {
+    const manifest = { kubeVersion: "1.32.5" };
+    const record = (appliedAt: string, kubeVersion: string) => JSON.stringify({ format: 1, appliedAt, manifest: { kubeVersion } });
+
+    it("takes a cluster for new only when every control-plane node says it has no record", () => {
+        assert.deepEqual(chooseRecord({ "k8s-control1": [3, ""], "k8s-control2": [3, ""] }), { manifest: null });
+    });
+
+    it("refuses to guess when a node cannot be read, rather than run cluster.yml on a live cluster", () => {
+        assert.match(chooseRecord({ "k8s-control1": [255, "ssh: connect to host 10.0.0.11 port 22: No route to host"], "k8s-control2": [3, ""] }).error ?? "", /could not read the applied record on k8s-control1 \(exit 255: ssh: connect/);
+        assert.match(chooseRecord({ "k8s-control1": [1, "sudo: a password is required"] }).error ?? "", /refusing to take the cluster for a new one/);
+    });
+
+    it("reads the record from any node that has it, the newest when they differ, and a record from before the format", () => {
+        assert.deepEqual(chooseRecord({ "k8s-control1": [3, ""], "k8s-control2": [0, record("2026-11-20T10:00:00Z", "1.32.4")] }), { manifest: { kubeVersion: "1.32.4" } });
+        assert.deepEqual(chooseRecord({ "k8s-control1": [0, record("2026-11-20T10:00:00Z", "1.32.4")], "k8s-control2": [0, record("2026-11-21T10:00:00Z", "1.32.5")] }), { manifest: { kubeVersion: "1.32.5" } });
+        assert.deepEqual(chooseRecord({ "k8s-control1": [0, JSON.stringify(manifest)] }), { manifest });
+        assert.match(chooseRecord({ "k8s-control1": [0, JSON.stringify({ format: 2, appliedAt: "", manifest })] }).error ?? "", /newer format/);
+    });
+});
