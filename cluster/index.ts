@@ -89,14 +89,16 @@ export class KubesprayCluster extends pulumi.ComponentResource {
             ...services.ready,
         ];
         // A rebuilt node VM runs Kubespray again, whose runner finds the node fresh and joins it.
-        const nodeVms = [...plan.controlPlane, ...plan.workers].map((vm) => proxmox.vms[vm.name] as pulumi.Resource);
+        const controlPlaneVms = plan.controlPlane.map((vm) => proxmox.vms[vm.name] as pulumi.Resource);
+        const nodeVms = [...controlPlaneVms, ...plan.workers.map((vm) => proxmox.vms[vm.name] as pulumi.Resource)];
         const kubespray =
             kubernetes.runner === "local"
                 ? new command.local.Command(
                       "kubespray",
                       // No delete: destroying the stack destroys the VMs; there is nothing to reset.
                       { create: runner, stdin: bundle },
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms },
+                      // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"] },
                   )
                 : new command.remote.Command(
                       "kubespray",
@@ -106,7 +108,8 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                           create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
                       },
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms },
+                      // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"] },
                   );
 
         const adminConf = new command.remote.Command(
@@ -117,7 +120,8 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                 // Read again after every change Kubespray applied (an upgrade renews the certificates).
                 triggers: [createHash("sha256").update(JSON.stringify(applied)).digest("hex")],
             },
-            { parent: this, dependsOn: [kubespray], additionalSecretOutputs: ["stdout"] },
+            // replaceWith: a rebuilt control-plane VM can mean a new cluster (all-in-one) with a new CA and admin.conf.
+            { parent: this, dependsOn: [kubespray], replaceWith: controlPlaneVms, additionalSecretOutputs: ["stdout"] },
         );
         this.kubeconfig = pulumi.secret(adminConf.stdout.apply((text) => kubeconfigForEndpoint(text, this.apiEndpoint)));
         this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig }, { parent: this });

@@ -3,7 +3,7 @@
 // keys live in the layers' plans.
 import * as pulumi from "@pulumi/pulumi";
 import { describeSchemaIssue, nearestKey } from "./issues";
-import { problem } from "./problems";
+import { problem, SECRET_VALUE } from "./problems";
 import { stackConfigSchema, TOP_LEVEL_KEYS, type StackConfig } from "./schema";
 
 export { ConfigError, Problems, problem, show } from "./problems";
@@ -49,8 +49,8 @@ export function readConfig(): ReadConfig {
         if (namespace === project) raw[key] = decodeConfigValue(value);
         else if (namespace === "proxmoxve") providerRaw[key] = value;
     }
-    const { config, problems } = parseStackConfig(raw);
-    const providerProblems = checkProviderKeys(providerRaw);
+    const { config, problems } = parseStackConfig(raw, new Set(Object.keys(raw).filter((key) => isConfigSecret(`${project}:${key}`))));
+    const providerProblems = checkProviderKeys(providerRaw, new Set(Object.keys(providerRaw).filter((key) => isConfigSecret(`proxmoxve:${key}`))));
     const { endpoint, apiToken, insecure, sshPrivateKey } = providerRaw;
     const provider: ProviderSettings = {
         ...(endpoint === undefined ? {} : { endpoint }),
@@ -70,6 +70,17 @@ export function readConfig(): ReadConfig {
 }
 
 /**
+ * True for a key set with `pulumi config set --secret` (a `--path` secret marks its whole top-level
+ * key). The SDK's own check reads the engine's PULUMI_CONFIG_SECRET_KEYS; it is exported but marked
+ * internal (sdk/nodejs/runtime/config.ts isConfigSecret, @pulumi/pulumi 3.x), hence the typed access.
+ */
+function isConfigSecret(fullKey: string): boolean {
+    const check = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    // Without the SDK's check every value counts as secret: a message then names the key and the fix only.
+    return check === undefined ? true : check(fullKey);
+}
+
+/**
  * Pulumi hands every value over as text, maps and lists as JSON. Text that is not JSON (a domain,
  * an environment) stays text; the schema then says what shape it should have had.
  */
@@ -81,13 +92,17 @@ function decodeConfigValue(value: string): unknown {
     }
 }
 
-function checkProviderKeys(providerRaw: Readonly<Record<string, string>>): string[] {
+function checkProviderKeys(providerRaw: Readonly<Record<string, string>>, secretKeys: ReadonlySet<string>): string[] {
     const problems: string[] = [];
     for (const key of Object.keys(providerRaw).filter((k) => !PROVIDER_KEYS.includes(k))) {
-        const value = key === "apiToken" || /password|token|secret|key/i.test(key) ? "(value not shown)" : providerRaw[key];
+        // Provider keys often hold credentials (ssh.password, apiToken under a typo): shown only when neither secret nor named like one.
+        const value = secretKeys.has(key) || /password|token|secret|key|ssh/i.test(key) ? SECRET_VALUE : providerRaw[key];
         problems.push(
-            `proxmoxve:${key} is ${JSON.stringify(value)}: this program builds its own provider from proxmoxve:${PROVIDER_KEYS.join(", proxmoxve:")} only, ` +
-                `so the key would do nothing; ${nearestKey(key, PROVIDER_KEYS, "proxmoxve:")}`,
+            problem(
+                `proxmoxve:${key}`,
+                value,
+                `this program builds its own provider from proxmoxve:${PROVIDER_KEYS.join(", proxmoxve:")} only, so the key would do nothing; ${nearestKey(key, PROVIDER_KEYS, "proxmoxve:")}`,
+            ),
         );
     }
     const insecure = providerRaw.insecure;
@@ -101,18 +116,27 @@ function checkProviderKeys(providerRaw: Readonly<Record<string, string>>): strin
  * Checks the shape of the `erpdc:*` keys (as plain values) section by section and fills in the
  * defaults. Unknown top-level keys are problems too, with the nearest valid key as the fix.
  */
-export function parseStackConfig(raw: Readonly<Record<string, unknown>>): { config: ParsedConfig; problems: string[] } {
+export function parseStackConfig(
+    raw: Readonly<Record<string, unknown>>,
+    /** Top-level keys set with `--secret`: their values never appear in a message. */
+    secretKeys: ReadonlySet<string> = new Set(),
+): { config: ParsedConfig; problems: string[] } {
     const problems: string[] = [];
     const config: Record<string, unknown> = {};
+    const shown = (key: string, value: unknown) => (secretKeys.has(key) && value !== undefined ? SECRET_VALUE : value);
     for (const key of Object.keys(raw).filter((k) => !(TOP_LEVEL_KEYS as string[]).includes(k))) {
-        problems.push(problem(`erpdc:${key}`, raw[key], `not a configuration key; ${nearestKey(key, TOP_LEVEL_KEYS, "erpdc:")}`));
+        problems.push(problem(`erpdc:${key}`, shown(key, raw[key]), `not a configuration key; ${nearestKey(key, TOP_LEVEL_KEYS, "erpdc:")}`));
     }
     for (const key of TOP_LEVEL_KEYS) {
         const parsed = stackConfigSchema.shape[key].safeParse(raw[key], { reportInput: true });
         if (parsed.success) {
             config[key] = parsed.data;
         } else {
-            problems.push(...parsed.error.issues.flatMap((issue) => describeSchemaIssue({ ...issue, path: [key, ...issue.path] })));
+            problems.push(
+                ...parsed.error.issues.flatMap((issue) =>
+                    describeSchemaIssue({ ...issue, path: [key, ...issue.path], input: shown(key, (issue as { input?: unknown }).input) } as typeof issue),
+                ),
+            );
         }
     }
     problems.push(...contradictions(raw));
@@ -122,7 +146,7 @@ export function parseStackConfig(raw: Readonly<Record<string, unknown>>): { conf
 /** Keys that are set but cannot take effect because another key rules them out. */
 function contradictions(raw: Readonly<Record<string, unknown>>): string[] {
     const pki = raw.pki as { algorithm?: unknown; rsaBits?: unknown; ecdsaCurve?: unknown } | undefined;
-    if (pki === undefined || typeof pki !== "object") return [];
+    if (pki === undefined || pki === null || typeof pki !== "object") return [];
     const algorithm = pki.algorithm ?? "ECDSA";
     if (algorithm === "ECDSA" && pki.rsaBits !== undefined) {
         return [problem("pki.rsaBits", pki.rsaBits, 'applies only to pki.algorithm "RSA"; remove it, or set pki.algorithm to "RSA"')];

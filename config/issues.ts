@@ -3,7 +3,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { configKeys } from "./keys";
-import { problem, show } from "./problems";
+import { problem, SECRET_VALUE, show } from "./problems";
 
 /** Keys earlier versions accepted, and what to do about each now (a stack file may still carry them). */
 const RETIRED_KEYS: Readonly<Record<string, string>> = {
@@ -63,7 +63,7 @@ export function describeSchemaIssue(issue: z.core.$ZodIssue): string[] {
             return issue.keys.map((unknown) => {
                 const full = `${key}.${unknown}`;
                 const retired = RETIRED_KEYS[schemaKey([...issue.path, unknown])];
-                const value = (input as Record<string, unknown> | undefined)?.[unknown];
+                const value = input === SECRET_VALUE ? SECRET_VALUE : (input as Record<string, unknown> | undefined)?.[unknown];
                 return problem(full, value, retired ? `was removed: ${retired}` : `not a configuration key; ${nearestKey(unknown, childKeys(schemaKey(issue.path)))}`);
             });
         case "invalid_type":

@@ -17,8 +17,12 @@ export class ConfigError extends pulumi.RunError {
     }
 }
 
-/** Formats a value for a message: strings quoted, the rest as compact JSON, long values cut. */
+/** Stands for the value of a key set with `pulumi config set --secret`: a message never shows it. */
+export const SECRET_VALUE: unique symbol = Symbol("secret value");
+
+/** Formats a value for a message: strings quoted, the rest as compact JSON, long values cut; secrets never. */
 export function show(value: unknown): string {
+    if (value === SECRET_VALUE) return "(value not shown)";
     const text = value === undefined ? "missing" : JSON.stringify(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -11,7 +11,7 @@ import type { RecordedResource } from "../render/engine";
  * - @pulumi/command 4.5.0: `triggers` replace; any other change updates, which runs `create` again.
  * - terraform-provider-tls and -random: every argument of private keys, requests, certificates
  *   and random passwords requires replacement.
- * - PVE HA: an HA resource is keyed by its resource ID, a rule and a group by their names.
+ * - PVE HA: only a rule's id and type replace it (bpg v0.111.1 fwprovider/cluster/ha/resource_harule.go).
  * - Kubernetes: an object's name, namespace, kind and apiVersion are its identity.
  */
 export const FORCE_NEW: Readonly<Record<string, readonly string[]>> = {
@@ -25,9 +25,9 @@ export const FORCE_NEW: Readonly<Record<string, readonly string[]>> = {
     "tls:index/certRequest:CertRequest": ["*"],
     "tls:index/locallySignedCert:LocallySignedCert": ["*"],
     "random:index/randomPassword:RandomPassword": ["*"],
-    "proxmoxve:index/haresource:Haresource": ["resourceId"],
-    "proxmoxve:index/harule:Harule": ["rule"],
-    "proxmoxve:index/hagroup:Hagroup": ["group"],
+    // The HA resource and group update in place (bpg v0.111.1 fwprovider/cluster/ha/resource_haresource.go,
+    // resource_hagroup.go: no RequiresReplace on resourceId or group); a rule's id and type replace it.
+    "proxmoxve:index/harule:Harule": ["rule", "type"],
     "kubernetes:core/v1:Namespace": ["metadata.name"],
     "kubernetes:core/v1:Secret": ["metadata.name", "metadata.namespace", "type"],
     "kubernetes:helm.sh/v3:Release": ["name", "namespace"],

@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,16 @@ def _check_kubespray_step(old, new, releases):
         return
     if _version(new) < _version(old):
         raise PlanError("kubesprayVersion %s is older than the %s the cluster was built with: Kubespray cannot go back" % (new, old))
-    if old in releases and new in releases and releases.index(new) - releases.index(old) > 1:
-        path = " -> ".join(releases[releases.index(old):releases.index(new) + 1])
-        raise PlanError("kubesprayVersion %s skips a release from %s: upgrade one tag at a time (%s), one pulumi up each" % (new, old, path))
+    # Patch releases may be skipped, minor releases not (upgrades.md at v2.28.0: "Do not skip minor
+    # releases (patches releases are ok)"); the path takes the newest known tag of each minor between.
+    old_minor, new_minor = _version(old)[:2], _version(new)[:2]
+    if new_minor[0] != old_minor[0] or new_minor[1] - old_minor[1] > 1:
+        between = {}
+        for release in sorted(releases, key=_version):
+            if old_minor < _version(release)[:2] < new_minor:
+                between[_version(release)[:2]] = release
+        path = " -> ".join([old, *between.values(), new])
+        raise PlanError("kubesprayVersion %s skips a minor release from %s: upgrade one minor release at a time (%s), one pulumi up each" % (new, old, path))
 
 
 def _schedulable(manifest):
@@ -54,7 +62,8 @@ def plan_runs(previous, current, fresh=()):
     """
     if previous is None:
         return [{"playbook": "cluster.yml"}]
-    rebuilt_control_plane = sorted(n for n in fresh if n in current["controlPlane"])
+    # Only nodes that were control-plane nodes before: an added one is fresh too, and refused below as a change.
+    rebuilt_control_plane = sorted(n for n in fresh if n in previous["controlPlane"])
     if rebuilt_control_plane:
         raise PlanError(
             "the control-plane node(s) %s were rebuilt and have not joined: Kubespray replaces a "
@@ -93,12 +102,18 @@ def plan_runs(previous, current, fresh=()):
           or previous.get("registryAuthDigest") != current.get("registryAuthDigest")
           or _schedulable(previous) != _schedulable(current)):
         # New settings, the nodes' registry account changed (rotated, or not yet configured), or the
-        # control plane joins or leaves kube_node (all-in-one <-> workers), which changes its taints.
+        # control plane joins or leaves kube_node (all-in-one <-> workers).
         runs.append({"playbook": "cluster.yml"})
     if added:
         # Kubespray needs cached facts of every host to run with --limit (since v2.27).
         runs.append({"playbook": "playbooks/facts.yml"})
         runs.append({"playbook": "scale.yml", "limit": ",".join(added)})
+    if _schedulable(previous) and not _schedulable(current):
+        # Kubespray only removes the control-plane taint from nodes in kube_node and never puts it back
+        # (roles/kubernetes/control-plane/tasks/kubeadm-setup.yml at v2.28.0); kubeadm sets it only at
+        # init. Leaving all-in-one therefore taints the control plane here. NoSchedule, as kubeadm's:
+        # running pods stay until they are rescheduled.
+        runs.append({"taint": sorted(current["controlPlane"])})
     return runs
 
 
@@ -191,6 +206,22 @@ def _ansible(settings, cache, source):
     install_venv(venv, settings["pythonIndexUrl"],
                  ["ansible-core==" + settings["ansibleCore"], "-r", os.path.join(source, "requirements.txt")])
     return os.path.join(venv, "bin", "ansible-playbook")
+
+
+def _taint_control_plane(settings, key, current, nodes):
+    """Node names are the inventory names (Kubespray taints `inventory_hostname`); kubectl is in its
+    bin_dir, /usr/local/bin (kubespray_defaults/defaults/main/main.yml at v2.28.0)."""
+    first = current["controlPlane"][nodes[0]]
+    for node in nodes:
+        result = _ssh(settings, key, first,
+                      "sudo /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf taint node --overwrite %s "
+                      "node-role.kubernetes.io/control-plane:NoSchedule" % shlex.quote(node))
+        if result.returncode != 0:
+            raise SystemExit("could not taint the control-plane node %s: %s" % (node, result.stderr.strip()))
+
+
+def _describe(run):
+    return run["playbook"] if "playbook" in run else "taint of %s" % ", ".join(run["taint"])
 
 
 def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
@@ -311,9 +342,12 @@ def main():
         source = _kubespray(settings, cache)
         playbook_bin = _ansible(settings, cache, source)
         for run in runs:
-            _run_playbook(playbook_bin, source, work, settings, run, log_dir)
+            if "taint" in run:
+                _taint_control_plane(settings, key, current, run["taint"])
+            else:
+                _run_playbook(playbook_bin, source, work, settings, run, log_dir)
         _write_record(settings, key, current)
-        print("erpdc: applied %s" % ", ".join(run["playbook"] for run in runs))
+        print("erpdc: applied %s" % ", ".join(_describe(run) for run in runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

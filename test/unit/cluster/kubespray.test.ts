@@ -124,21 +124,31 @@ describe("kubeconfig", () => {
     });
 });
 
-// The planner runs on the Ansible host (Python); the table drives it with manifests the program makes.
-function plan(previous: Manifest | null, current: Manifest, fresh: string[] = []): { runs?: any[]; error?: string } {
+/**
+ * Calls a function of the runner (Python, on the Ansible host) with the JSON sent on stdin as
+ * `data`, and returns `{result}` or, when it raises `refusal` (e.g. kubespray_run.PlanError), `{error}`:
+ * the tables below drive the runner's own code with the inputs the program makes.
+ */
+function callRunner(call: string, refusal: string, data: unknown): { result?: any; error?: string } {
     const script = [
         "import json, sys",
         `sys.path.insert(0, ${JSON.stringify(path.join(ROOT, "cluster", "files"))})`,
-        "from kubespray_run import plan_runs, PlanError",
+        "import kubespray_run",
         "data = json.load(sys.stdin)",
-        "try: print(json.dumps({'runs': plan_runs(data['previous'], data['current'], data['fresh'])}))",
-        "except PlanError as e: print(json.dumps({'error': str(e)}))",
+        `try: print(json.dumps({'result': ${call}}))`,
+        `except ${refusal} as e: print(json.dumps({'error': str(e)}))`,
     ].join("\n");
     // No bytecode cache written into the source tree.
     const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify({ previous, current, fresh }), encoding: "utf8", env }));
+    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(data), encoding: "utf8", env }));
 }
-const playbooks = (result: { runs?: any[] }) => (result.runs ?? []).map((run) => [run.playbook, run.limit ?? null, run.extraVars?.node ?? null]);
+
+function plan(previous: Manifest | null, current: Manifest, fresh: string[] = []): { runs?: any[]; error?: string } {
+    const { result, error } = callRunner("kubespray_run.plan_runs(data['previous'], data['current'], data['fresh'])", "kubespray_run.PlanError", { previous, current, fresh });
+    return error === undefined ? { runs: result } : { error };
+}
+const playbooks = (result: { runs?: any[] }) =>
+    (result.runs ?? []).map((run) => (run.taint ? ["taint", run.taint.join(","), null] : [run.playbook, run.limit ?? null, run.extraVars?.node ?? null]));
 
 describe("lifecycle: which playbook runs for which change", () => {
     const base = manifest(clusterPlan("production"));
@@ -154,10 +164,11 @@ describe("lifecycle: which playbook runs for which change", () => {
         ["a worker moved to another address", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.53"]), [["remove-node.yml", null, "k8s-worker3"], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker3", null]]],
         ["a patch upgrade of Kubernetes", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), base, [["upgrade-cluster.yml", null, null]]],
         ["the next Kubespray release", { ...base, kubesprayVersion: "v2.27.0", kubeVersion: "1.31.4" }, base, [["upgrade-cluster.yml", null, null]]],
-        ["a Kubespray release skipped", { ...base, kubesprayVersion: "v2.26.0", kubeVersion: "1.30.4" }, { ...base, kubeVersion: "1.31.4" }, /skips a release from v2\.26\.0: upgrade one tag at a time \(v2\.26\.0 -> v2\.27\.0 -> v2\.28\.0\)/],
+        ["a Kubespray release skipped", { ...base, kubesprayVersion: "v2.26.0", kubeVersion: "1.30.4" }, { ...base, kubeVersion: "1.31.4" }, /skips a minor release from v2\.26\.0: upgrade one minor release at a time \(v2\.26\.0 -> v2\.27\.0 -> v2\.28\.0\)/],
+        ["a patch release skipped (allowed)", { ...base, kubesprayVersion: "v2.27.0", kubesprayReleases: [...base.kubesprayReleases, "v2.27.1"] }, { ...base, kubesprayReleases: [...base.kubesprayReleases, "v2.27.1"] }, [["upgrade-cluster.yml", null, null]]],
         ["an older Kubespray release", base, { ...base, kubesprayVersion: "v2.27.0" }, /Kubespray cannot go back/],
         ["a cluster setting changed", base, edited((raw) => (raw.kubernetes.certManager = true)), [["cluster.yml", null, null]]],
-        ["an all-in-one cluster gets its first workers", { ...base, workers: {}, controlPlaneSchedulable: true }, base, [["cluster.yml", null, null], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker1,k8s-worker2,k8s-worker3", null]]],
+        ["an all-in-one cluster gets its first workers", { ...base, workers: {}, controlPlaneSchedulable: true }, base, [["cluster.yml", null, null], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker1,k8s-worker2,k8s-worker3", null], ["taint", "k8s-control1,k8s-control2,k8s-control3", null]]],
         ["the last workers go and the control plane takes the workloads", base, { ...base, workers: {}, controlPlaneSchedulable: true }, [["remove-node.yml", null, "k8s-worker1,k8s-worker2,k8s-worker3"], ["cluster.yml", null, null]]],
         ["a record from before the schedulable flag, nothing changed", (({ controlPlaneSchedulable: _dropped, ...rest }) => rest)(base) as Manifest, base, []],
         ["the nodes' registry account rotated", { ...base, registryAuthDigest: "a".repeat(64) } as Manifest, { ...base, registryAuthDigest: "b".repeat(64) } as Manifest, [["cluster.yml", null, null]]],
@@ -184,6 +195,10 @@ describe("lifecycle: which playbook runs for which change", () => {
         assert.deepEqual(playbooks(plan(base, base, ["k8s-worker2"])), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker2", null]]);
         assert.match(plan(base, base, ["k8s-control2"]).error ?? "", /k8s-control2 were rebuilt and have not joined: .*manual procedure/);
         assert.deepEqual(playbooks(plan(null, base, ["k8s-worker2"])), [["cluster.yml", null, null]]);
+        // An added control-plane node is fresh too; it is refused as a change, not as a rebuild.
+        const grown = { ...base, controlPlane: { ...base.controlPlane, "k8s-control4": "10.0.0.14" } };
+        assert.doesNotMatch(plan(base, grown, ["k8s-control4"]).error ?? "", /rebuilt/);
+        assert.match(plan(base, grown, ["k8s-control4"]).error ?? "", /manual procedure/);
     });
 
     it("gives remove-node the removed worker's address, which the new inventory no longer has", () => {
@@ -196,25 +211,21 @@ describe("lifecycle: which playbook runs for which change", () => {
         assert.notEqual(edited((raw) => (raw.kubernetes.podCidr = "10.240.0.0/16")).varsHash, base.varsHash);
     });
 
-    it("is fed by the committed stacks without error", () => {
+    it("reads the committed stacks' manifests: the same one again runs nothing, an older patch upgrades", () => {
         for (const stack of STACKS) {
-            assert.deepEqual(playbooks(plan(null, manifest(clusterPlan(stack)))), [["cluster.yml", null, null]], stack);
+            const current = manifest(clusterPlan(stack));
+            assert.deepEqual(plan(current, current), { runs: [] }, stack);
+            const [major, minor, patch = 0] = current.kubeVersion.split(".").map(Number);
+            assert.ok(patch > 0, `${stack}: the table needs a patch below ${current.kubeVersion}`);
+            assert.deepEqual(playbooks(plan({ ...current, kubeVersion: `${major}.${minor}.${patch - 1}` }, current)), [["upgrade-cluster.yml", null, null]], stack);
         }
     });
 });
 
-// The record of the last applied manifest, read from every control-plane node (Python, like the planner).
+// The record of the last applied manifest, read from every control-plane node.
 function chooseRecord(answers: Record<string, [number, string]>): { manifest?: unknown; error?: string } {
-    const script = [
-        "import json, sys",
-        `sys.path.insert(0, ${JSON.stringify(path.join(ROOT, "cluster", "files"))})`,
-        "from kubespray_run import choose_record",
-        "answers = {node: tuple(answer) for node, answer in json.load(sys.stdin).items()}",
-        "try: print(json.dumps({'manifest': choose_record(answers)}))",
-        "except SystemExit as e: print(json.dumps({'error': str(e)}))",
-    ].join("\n");
-    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-    return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(answers), encoding: "utf8", env }));
+    const { result, error } = callRunner("kubespray_run.choose_record({node: tuple(answer) for node, answer in data.items()})", "SystemExit", answers);
+    return error === undefined ? { manifest: result } : { error };
 }
 
 describe("the applied record: no record is not the same as no answer", () => {
