@@ -40,7 +40,7 @@ export interface PlanInput {
 
 /** True when every section a stage reads has a sound shape. */
 function has<K extends keyof StackConfig>(config: ParsedConfig, ...keys: K[]): config is ParsedConfig & Pick<StackConfig, K> {
-    return keys.every((key) => config[key] !== undefined || key === "protectVms");
+    return keys.every((key) => config[key] !== undefined);
 }
 
 /** The plan of a shaped configuration. Pure; throws a ConfigError listing every problem. */

@@ -57,8 +57,10 @@ export class ErpApps extends pulumi.ComponentResource {
 
         const publish = this.publishChart(args);
         const argocd = this.installArgocd(args, argocdNamespace, argocdTls);
-        const project = this.createProject(argocdNamespace, argocd);
-        this.createApplication(argocdNamespace, [project, publish, portalTls, ...namespaces.values()]);
+        // The AppProject's sourceRepos must equal the Application's repoURL, so both come from here.
+        const sourceRepo = this.plan.gitRepoUrl ?? args.services.chartsUrl;
+        const project = this.createProject(argocdNamespace, argocd, sourceRepo);
+        this.createApplication(argocdNamespace, [project, publish, portalTls, ...namespaces.values()], sourceRepo);
         this.registerOutputs({ argocdUrl: this.argocdUrl, portalUrl: this.portalUrl });
     }
 
@@ -178,11 +180,7 @@ export class ErpApps extends pulumi.ComponentResource {
         );
     }
 
-    private sourceRepo(): string {
-        return this.plan.gitRepoUrl ?? `https://${this.plan.names.charts}`;
-    }
-
-    private createProject(namespace: k8s.core.v1.Namespace, argocd: k8s.helm.v3.Release): k8s.apiextensions.CustomResource {
+    private createProject(namespace: k8s.core.v1.Namespace, argocd: k8s.helm.v3.Release, sourceRepo: string): k8s.apiextensions.CustomResource {
         return new k8s.apiextensions.CustomResource(
             "erp-project",
             {
@@ -191,7 +189,7 @@ export class ErpApps extends pulumi.ComponentResource {
                 metadata: { name: "erp", namespace: namespace.metadata.name },
                 spec: {
                     description: "ERP/1: only the internal chart server or Git, only the six ERP namespaces",
-                    sourceRepos: [this.sourceRepo()],
+                    sourceRepos: [sourceRepo],
                     destinations: this.tiers().map((tier) => ({ server: IN_CLUSTER, namespace: tier })),
                     // Namespaces come from Pulumi; the chart creates nothing cluster-wide.
                     clusterResourceWhitelist: [],
@@ -202,12 +200,12 @@ export class ErpApps extends pulumi.ComponentResource {
         );
     }
 
-    private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[]): k8s.apiextensions.CustomResource {
+    private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[], sourceRepo: string): k8s.apiextensions.CustomResource {
         const { chart, values, gitRepoUrl } = this.plan;
         const helm = { releaseName: "erp-uno", valuesObject: values };
         const source = gitRepoUrl
             ? { repoURL: gitRepoUrl, path: CHART_PATH, targetRevision: "main", helm }
-            : { repoURL: this.sourceRepo(), chart: chart.name, targetRevision: chart.version, helm };
+            : { repoURL: sourceRepo, chart: chart.name, targetRevision: chart.version, helm };
         return new k8s.apiextensions.CustomResource(
             "erp-uno",
             {

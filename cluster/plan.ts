@@ -33,10 +33,15 @@ export interface ClusterPlan {
 export type ClusterConfig = Pick<StackConfig, "environment" | "domain" | "kubernetes" | "registry">;
 
 /**
- * Kubespray's default size of each node's pod range (kube_network_node_prefix, 24); its
- * roles/validate_inventory/tasks/main.yml at v2.28.0 refuses a pod network without one per node.
+ * Pod addresses with Calico, the network plugin the cluster uses: Calico's IPAM hands each node
+ * blocks of /26 (calico_pool_blocksize, roles/network_plugin/calico_defaults/defaults/main.yml at
+ * v2.28.0), as many as its pods need, up to kubelet's 110 (kubelet_max_pods,
+ * roles/kubernetes/node/defaults/main.yml). Kubespray's own per-node /24 check is skipped for
+ * Calico (roles/validate_inventory/tasks/main.yml), and kube_network_node_prefix is unused with it.
  */
-const NODE_POD_PREFIX = 24;
+const CALICO_BLOCK_PREFIX = 26;
+const KUBELET_MAX_PODS = 110;
+const BLOCKS_PER_NODE = Math.ceil(KUBELET_MAX_PODS / 2 ** (32 - CALICO_BLOCK_PREFIX));
 
 export function planCluster(
     config: ClusterConfig,
@@ -130,9 +135,16 @@ function checkClusterNetworks(k8s: StackConfig["kubernetes"], nodeNetwork: Ipv4N
             problems.fail("kubernetes.serviceCidr", k8s.serviceCidr, "kube-apiserver accepts a service network of /12 at most; use e.g. 10.233.0.0/18");
         } else if (key === "serviceCidr" && parsed.prefixLength > 28) {
             problems.fail("kubernetes.serviceCidr", k8s.serviceCidr, "kubeadm needs at least 10 service addresses; use /28 or larger, e.g. 10.233.0.0/18");
-        } else if (key === "podCidr" && (parsed.prefixLength > NODE_POD_PREFIX || 2 ** (NODE_POD_PREFIX - parsed.prefixLength) < nodeCount)) {
-            const fits = parsed.prefixLength > NODE_POD_PREFIX ? 0 : 2 ** (NODE_POD_PREFIX - parsed.prefixLength);
-            problems.fail("kubernetes.podCidr", k8s.podCidr, `each node takes a /${NODE_POD_PREFIX} of it, so it fits ${fits} node(s) and the cluster has ${nodeCount}; use a larger network, e.g. 10.233.64.0/18`);
+        } else if (key === "podCidr") {
+            const blocks = parsed.prefixLength > CALICO_BLOCK_PREFIX ? 0 : 2 ** (CALICO_BLOCK_PREFIX - parsed.prefixLength);
+            const fits = Math.floor(blocks / BLOCKS_PER_NODE);
+            if (fits < nodeCount) {
+                problems.fail(
+                    "kubernetes.podCidr",
+                    k8s.podCidr,
+                    `Calico hands out /${CALICO_BLOCK_PREFIX} blocks and a node of ${KUBELET_MAX_PODS} pods needs ${BLOCKS_PER_NODE}, so it fits ${fits} node(s) and the cluster has ${nodeCount}; use a larger network, e.g. 10.233.64.0/18`,
+                );
+            }
         }
     }
 }

@@ -72,10 +72,6 @@ export class Problems {
         return this.warningList;
     }
 
-    get all(): readonly string[] {
-        return this.errors;
-    }
-
     /** A collector that reports here and counts its own problems. */
     scope(): Problems {
         return new Problems(this.contour, { errors: this.errors, warnings: this.warningList, parent: this });

@@ -203,7 +203,6 @@ export const stackConfigSchema = z.strictObject({
 
 /** The stack configuration after the schema: shaped and defaulted, but not yet checked across keys. */
 export type StackConfig = z.infer<typeof stackConfigSchema>;
-export type RoleConfig = StackConfig["vms"]["infra"];
 export type ExtraRecordConfig = StackConfig["dns"]["extraRecords"][number];
 
 /** The top-level keys, as `erpdc:<key>` in Pulumi.<stack>.yaml. */

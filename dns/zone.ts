@@ -138,7 +138,7 @@ export function zoneFileJson(zone: Zone): string {
  * renders of the same inventory give the same zone byte for byte (no timestamps). Kept below 2^31
  * so that serial arithmetic (RFC 1982) never wraps.
  */
-export function contentSerial(records: readonly ZoneRecord[]): number {
+function contentSerial(records: readonly ZoneRecord[]): number {
     const digest = createHash("sha256").update(JSON.stringify(records)).digest();
     return (digest.readUInt32BE(0) % 2_000_000_000) + 1;
 }

@@ -43,8 +43,13 @@ export function firstBootFindings(files: ReadonlyMap<string, string>): Finding[]
         if (!/^cloud-init\/[^/]+\/user-data$/.test(file)) continue;
         const document = YAML.parse(content.replace(/^#cloud-config\n/, "")) as Record<string, any>;
         const finding = (host: string, text: string) => findings.push({ file, line: 1, host, text });
-        const bootcmd = JSON.stringify(document.bootcmd ?? []);
-        for (const unit of PUBLIC_CALLERS.filter((candidate) => !bootcmd.includes(candidate))) finding("(first boot)", `${unit} is not masked`);
+        // The units named by a `systemctl mask` (up to the next shell operator); a stop alone is not enough.
+        const masked = new Set(
+            (document.bootcmd ?? [])
+                .flatMap((command: unknown) => [...String(command).matchAll(/systemctl mask ([^;&|]+)/g)])
+                .flatMap((match: RegExpMatchArray) => (match[1] as string).trim().split(/\s+/)),
+        );
+        for (const unit of PUBLIC_CALLERS.filter((candidate) => !masked.has(candidate))) finding("(first boot)", `${unit} is not masked`);
         const written = new Map<string, string>((document.write_files ?? []).map((f: { path: string; content: string }) => [f.path, f.content]));
         if (written.get("/etc/apt/apt.conf.d/20apt-esm-hook.conf") !== "") finding("esm.ubuntu.com", "the ESM and apt news hook is not emptied");
         if (!/ENABLED=0/.test(written.get("/etc/default/motd-news") ?? "")) finding("motd.ubuntu.com", "motd news is not turned off");

@@ -37,7 +37,6 @@ describe("the infra VM provisioned for real in a box", function () {
     let pull: { username: string; password: string };
     let watch: NetworkWatch;
     let push: { username: string; password: string };
-    const nsRelease = process.env.ERPDC_NS_RELEASE;
 
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-infra-box-"));
@@ -83,9 +82,9 @@ describe("the infra VM provisioned for real in a box", function () {
     });
 
     const provision = async (command: VmCommand) => {
-        const skip = /-(synrc-ns|zone)$/.test(command.name) && nsRelease === undefined;
-        if (skip) {
-            report.push({ command: command.name, outcome: "skipped: no synrc/ns release (set ERPDC_NS_RELEASE to a tarball)" });
+        if (/-(synrc-ns|zone)$/.test(command.name)) {
+            // Not run: it installs the in-house synrc/ns release, which cannot be built here (issue 12).
+            report.push({ command: command.name, outcome: "not run: needs the in-house synrc/ns release (issue 12)" });
             return;
         }
         const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8"), ca: fs.readFileSync(ca.caCert, "utf8") });
@@ -108,6 +107,8 @@ describe("the infra VM provisioned for real in a box", function () {
         console.log(`      first boot: connections off the box: ${seen.connections.join(", ") || "none"}`);
         console.log(`      first boot: connections on its loopback (the relays): ${seen.loopback.join(", ") || "none"}`);
         assert.deepEqual(seen.connections, [], "the first boot tried to reach outside the box");
+        // On its loopback only the relays: SSH in, and apt out to the mirror (the contour's, standing in).
+        assert.deepEqual(seen.loopback.filter((destination) => !["127.0.0.1.22", "127.0.0.1.3142"].includes(destination)), [], "the first boot reached past the relays");
         assert.deepEqual(seen.lookups.filter((name) => !name.endsWith(DOMAIN) && name.includes(".")), [], "the first boot looked up public names");
         // The watch sees such attempts: a lookup and a connection made on purpose show up.
         await box.exec("getent hosts probe.example.com; timeout 2 bash -c 'exec 3<>/dev/tcp/192.0.2.10/80' || true", { allowFailure: true });
@@ -115,7 +116,9 @@ describe("the infra VM provisioned for real in a box", function () {
         const probe = watch.report();
         assert.ok(probe.lookups.includes("probe.example.com"), JSON.stringify(probe));
         assert.deepEqual(probe.connections, ["192.0.2.10.80"]);
-        assert.match((await box.exec(`grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt`)).stdout, /\d+/);
+        // The user-data's CA reached the system trust store: a certificate it signed verifies there.
+        const verified = await box.exec("openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt", { stdin: fs.readFileSync(ca.serverCert, "utf8") });
+        assert.match(verified.stdout, /: OK$/m);
     });
 
     it("runs every command resource of the VM in dependency order", async () => {
@@ -124,13 +127,6 @@ describe("the infra VM provisioned for real in a box", function () {
         report.push({ command: "kubespray", outcome: "not run: it needs the Kubernetes nodes, which a box cannot be" });
         for (const command of commands) await provision(command);
         assert.match((await box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
-    });
-
-    it("answers every record of the zone from synrc/ns (needs ERPDC_NS_RELEASE)", function () {
-        // synrc/ns is built in-house from its source (README: the infra VM); without the tarball
-        // the DNS step cannot run, and the tier says so instead of passing it.
-        if (nsRelease === undefined) this.skip();
-        assert.fail("the synrc/ns release path of the tier is not built yet; unset ERPDC_NS_RELEASE");
     });
 
     const curl = (url: string, ...extra: string[]) =>

@@ -178,13 +178,19 @@ export class NetworkWatch {
         this.tcpdump = spawn(inBox[0] as string, [...inBox.slice(1), "tcpdump", "-i", "any", "-n", "-U", "-w", this.pcap], { stdio: "ignore", detached: true });
         // tcpdump writes the file's header once it listens.
         for (let i = 0; i < 100 && !fs.existsSync(this.pcap); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        // A watch that starts late would miss the first moments it claims to see.
+        if (!fs.existsSync(this.pcap)) throw new Error("tcpdump did not start listening within 2 s; the first boot is not watched");
     };
 
     async stop(): Promise<void> {
         const child = this.tcpdump;
-        if (child?.pid === undefined || child.exitCode !== null) return;
+        if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((resolve) => child.once("exit", resolve));
-        process.kill(-child.pid, "SIGTERM");
+        try {
+            process.kill(-child.pid, "SIGTERM");
+        } catch {
+            return; // gone between the check and the signal
+        }
         await exited;
     }
 

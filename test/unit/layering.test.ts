@@ -31,7 +31,7 @@ function projectImports(file: string): string[] {
         .preProcessFile(text, true, true)
         .importedFiles.map((imported) => imported.fileName)
         .filter((name) => name.startsWith("."))
-        .map((name) => path.posix.normalize(path.posix.join(path.posix.dirname(file), name)).replace(/\/index$/, "/index"));
+        .map((name) => path.posix.normalize(path.posix.join(path.posix.dirname(file), name)));
 }
 
 /** The top-level folder of a file or import target; "" for the root files (index.ts, plan.ts). */
@@ -65,6 +65,14 @@ describe("layering", () => {
                     assert.ok(face === "" || PUBLIC_FACES.includes(face), `${file} reaches into ${target}`);
                 }
             }
+        }
+    });
+
+    it("has index.ts import only the layers' components, the root plan and lib/", () => {
+        for (const target of projectImports("index.ts")) {
+            const folder = folderOf(target);
+            const layerComponent = LAYERS.includes(folder) && (target === folder || target === `${folder}/index`);
+            assert.ok(layerComponent || target === "plan" || folder === "lib", `index.ts imports ${target}`);
         }
     });
 

@@ -155,6 +155,8 @@ describe("valid edits", () => {
         ["Kubespray v2.26.0 with Kubernetes 1.30.4", "production", (r) => Object.assign(r.kubernetes, { kubesprayVersion: "v2.26.0", kubeVersion: "1.30.4", ansibleCoreVersion: "2.16.9", kubespraySource: { url: "http://10.0.0.2/files/kubespray/kubespray-2.26.0.tar.gz" } })],
         ["the largest service network", "production", (r) => (r.kubernetes.serviceCidr = "172.16.0.0/12")],
         ["a /16 pod network", "production", (r) => (r.kubernetes.podCidr = "10.244.0.0/16")],
+        // Six nodes of two /26 blocks each: a /22 (16 blocks) is enough, though it holds only four /24s.
+        ["a /22 pod network for six nodes", "production", (r) => (r.kubernetes.podCidr = "10.244.0.0/22")],
         ["another cluster domain", "production", (r) => (r.kubernetes.clusterDomain = "cluster.internal")],
         ["a MetalLB pool of one address", "production", (r) => (r.kubernetes.metallbPool = "10.0.0.30-10.0.0.30")],
         ["the light profile in production", "production", (r) => (r.apps.profile = "light")],

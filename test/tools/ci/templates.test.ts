@@ -73,6 +73,44 @@ describe("CI templates", function () {
         assert.deepEqual(pipeline["up:production"].needs, ["up:staging"]);
     });
 
+    // The update jobs' agent lines, run by bash with `pulumi up` replaced by a look at the agent and the
+    // environment: the key is in the agent, not in pulumi's environment, and a stack that sets
+    // proxmoxve:sshPrivateKey instead (no variable) does not fail the job.
+    function agentLines(script: string): string {
+        const lines = script.split("\n");
+        const start = lines.findIndex((line) => line.includes("ssh-agent -s"));
+        const end = lines.findIndex((line) => line.startsWith("pulumi up"));
+        assert.ok(start >= 0 && end > start, script);
+        return [...lines.slice(start, end), "ssh-add -l || true", 'echo "left: ${PVE_SSH_KEY:-}${PVE_SSH_KEY_B64:-}"'].join("\n");
+    }
+    function runAgent(script: string, env: Record<string, string>): string {
+        const result = spawnSync("bash", ["-e", "-c", script], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
+        assert.equal(result.status, 0, result.stderr);
+        return result.stdout;
+    }
+
+    it("both start the agent from the key when it is set, keep it out of pulumi's environment, and run without it", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-agent-"));
+        try {
+            spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "erpdc-ci-test", "-f", path.join(dir, "id")]);
+            const key = fs.readFileSync(path.join(dir, "id"), "utf8");
+            const workflow = YAML.parse(github);
+            const githubStep = workflow.jobs["up-production"].steps.find((step: any) => /ssh-agent/.test(step.run ?? "")).run as string;
+            const gitlabScript = (YAML.parse(gitlab)[".up"].script as string[]).join("\n");
+            for (const [template, env] of [
+                [agentLines(githubStep), { PVE_SSH_KEY: key }],
+                [agentLines(gitlabScript), { PVE_SSH_KEY_B64: Buffer.from(key).toString("base64") }],
+            ] as const) {
+                const withKey = runAgent(template, env);
+                assert.match(withKey, /erpdc-ci-test \(ED25519\)/);
+                assert.match(withKey, /^left: $/m);
+                assert.match(runAgent(template, {}), /The agent has no identities/);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("neither needs the internet at run time", () => {
         const findings = auditFiles(new Map([[".github/workflows/infrastructure.yml", github], [".gitlab-ci.yml", gitlab]]), ["erp.uno"]);
         assert.deepEqual(findings, []);

@@ -70,7 +70,7 @@ describe("the Kubespray runner's venv from the contour's package index", functio
             "-c",
             `import sys; sys.path.insert(0, ${JSON.stringify(RUNNER_DIR)}); import kubespray_run; ` +
                 `kubespray_run.install_venv(${JSON.stringify(venv)}, ${JSON.stringify(indexUrl)}, ["erpdc-probe==1.0.0"], ${JSON.stringify(caBundle)})`,
-        ], { env: { PYTHONDONTWRITEBYTECODE: "1", PIP_NO_CACHE_DIR: "1" } });
+        ], { env: { PYTHONDONTWRITEBYTECODE: "1" } });
     const imports = (venv: string) => run(path.join(venv, "bin", "python"), ["-c", "import erpdc_probe; print(erpdc_probe.PROBE)"]).trim();
 
     it("installs from a plain-http index, telling pip to trust that host (which pip otherwise ignores)", () => {

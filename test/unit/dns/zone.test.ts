@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { contentSerial, generateZone, validateZone, type Zone, type ZoneInput } from "../../../dns/zone";
+import { generateZone, validateZone, type Zone, type ZoneInput } from "../../../dns/zone";
 import { plannedStack, withTwoInfraVms } from "../../helpers";
 
 const production = () => plannedStack("production");
@@ -68,7 +68,9 @@ describe("zone", () => {
         const after = generateZone({ ...grown, hosts: [...grown.hosts, { name: "k8s-worker2", address: "10.0.0.22", role: "workers" }] }).records[0]?.data.serial;
         assert.notEqual(after, before);
         assert.ok(Number(after) > 0 && Number(after) < 2 ** 31);
-        assert.equal(contentSerial(generateZone(baseInput()).records.slice(1)), before);
+        // A change that touches no record (the hosts listed in another order) keeps the serial.
+        const reordered = baseInput();
+        assert.equal(generateZone({ ...reordered, hosts: [...reordered.hosts].reverse() }).records[0]?.data.serial, before);
     });
 
     it("refuses to emit a record synrc/ns would drop", () => {
