@@ -11,7 +11,10 @@ import { checkHostAddress } from "./vmPlan";
 const API_TOKEN = /^[^@\s!=]+@[^@\s!=]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const LINUX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const CHECKSUM_HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
-/** glibc reads at most three nameservers from resolv.conf (MAXNS in resolv/resolv.h). */
+/**
+ * At most three nameservers: kubelet hands pods no more than three (the resolv.conf limit of glibc's
+ * MAXNS, which kubelet enforces for pods), though the VMs' own systemd-resolved would take more.
+ */
 const MAX_RESOLVERS = 3;
 
 /** Settings that do not shape the VMs: the provider, the image, the mirror, users and CPU type, the datastores. */
@@ -209,7 +212,7 @@ function checkResolvers(settings: StackConfig["network"], problems: Problems): v
         problems.fail("network.dnsServers", servers, "an empty list leaves the VMs without a resolver; remove the key (the infra VMs resolve) or list the servers");
     }
     if (servers !== undefined && servers.length > MAX_RESOLVERS) {
-        problems.fail("network.dnsServers", servers, `the VMs' resolver reads only the first ${MAX_RESOLVERS} servers (glibc's MAXNS); list at most ${MAX_RESOLVERS}`);
+        problems.fail("network.dnsServers", servers, `pods get at most ${MAX_RESOLVERS} nameservers (kubelet keeps to glibc's MAXNS) and would miss the rest; list at most ${MAX_RESOLVERS}`);
     }
     (servers ?? []).forEach((server, i) => {
         if (!isIpv4(server)) {

@@ -154,7 +154,7 @@ const NETWORK: InvalidCase[] = [
     { name: "the gateway as the API address", edit: (d) => (net(d).apiAddress = "10.0.0.1"), key: "network.apiAddress", value: "10.0.0.1", expect: /is the gateway's address/, problems: 2 },
     { name: "the broadcast address for the ingress", edit: (d) => (net(d).ingressAddress = "10.0.0.255"), key: "network.ingressAddress", value: "10.0.0.255", expect: /is the broadcast address/ },
     { name: "an empty resolver list", edit: (d) => (net(d).dnsServers = []), key: "network.dnsServers", value: [], expect: /leaves the VMs without a resolver/ },
-    { name: "four resolvers", edit: (d) => (net(d).dnsServers = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"]), key: "network.dnsServers", value: ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"], expect: /reads only the first 3 servers \(glibc's MAXNS\)/ },
+    { name: "four resolvers", edit: (d) => (net(d).dnsServers = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"]), key: "network.dnsServers", value: ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"], expect: /pods get at most 3 nameservers \(kubelet keeps to glibc's MAXNS\)/ },
     { name: "a resolver listed twice", edit: (d) => (net(d).dnsServers = ["10.0.0.5", "10.0.0.5"]), key: "network.dnsServers[1]", value: "10.0.0.5", expect: /network\.dnsServers\[0\] is the same server/ },
     { name: "a resolver by name", edit: (d) => (net(d).dnsServers = ["ns1.erp.uno"]), key: "network.dnsServers[0]", value: "ns1.erp.uno", expect: /use an IPv4 address/ },
     { name: "a public resolver in production", edit: (d) => (net(d).dnsServers = ["8.8.8.8"]), key: "network.dnsServers[0]", value: "8.8.8.8", expect: /8\.8\.8\.8 is outside the closed contour/ },
