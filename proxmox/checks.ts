@@ -2,6 +2,7 @@
 // Each fact about Proxmox or the provider comes from proxmox/facts.ts, where its source is cited.
 import type { ProviderSettings, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
+import { ROLES } from "../lib/conventions";
 import { DNS_LABEL, isDnsDomain } from "../lib/dnsNames";
 import { isIpv4, parseNetwork, type Ipv4Network } from "../lib/net";
 import { ENDPOINT_FORM, isCpuType, STORAGE_TYPE_NAMES, STORAGE_TYPES, storageTypesFor, THIN_DISK_TYPES, VM_ID_RANGE, type StorageType } from "./facts";
@@ -239,15 +240,14 @@ export function checkTemplates(templates: readonly TemplateSpec[], vms: StackCon
     if (template.vmIdStart < VM_ID_RANGE.min || last > VM_ID_RANGE.max) {
         problems.fail("vms.template.vmIdStart", template.vmIdStart, `the templates take VM IDs ${template.vmIdStart} to ${last}, and Proxmox VM IDs run from ${VM_ID_RANGE.min} to ${VM_ID_RANGE.max}`);
     }
-    for (const role of ["infra", "controlPlane", "workers"] as const) {
+    for (const role of ROLES) {
         if (vms[role].count > 0 && vms[role].diskGiB < template.diskGiB) {
             problems.fail(`vms.${role}.diskGiB`, vms[role].diskGiB, `smaller than the template's disk (vms.template.diskGiB ${template.diskGiB}), and a clone's disk can only grow; give the role at least ${template.diskGiB}`);
         }
     }
-    for (const t of templates.filter(() => DNS_LABEL.test(template.name))) {
-        if (!DNS_LABEL.test(t.name)) {
-            problems.fail("vms.template.name", template.name, `the template on ${t.host} is named ${t.name}, which is not a DNS label (at most 63 characters); shorten the name`);
-            break;
-        }
+    // A name that is no DNS label is the schema's message already; here, one the host suffix made too long.
+    const tooLong = DNS_LABEL.test(template.name) ? templates.find((t) => !DNS_LABEL.test(t.name)) : undefined;
+    if (tooLong) {
+        problems.fail("vms.template.name", template.name, `the template on ${tooLong.host} is named ${tooLong.name}, which is not a DNS label (at most 63 characters); shorten the name`);
     }
 }

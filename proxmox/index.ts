@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ArtifactSink } from "../lib/artifacts";
-import type { Role } from "../lib/conventions";
+import { environmentTag, type Role } from "../lib/conventions";
 import { provision } from "../lib/remote";
 import { createSnippets, type VmSnippets } from "./snippets";
 import { createHa } from "./ha";
@@ -204,7 +204,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 vmId: template.vmId,
                 name: template.name,
                 description: `Ubuntu 24.04 cloud-init template (${config.image.fileName}); managed by Pulumi, do not edit`,
-                tags: ["template", `env-${config.environment}`],
+                tags: ["template", environmentTag(config.environment)],
                 template: true,
                 started: false,
                 onBoot: false,

@@ -1,6 +1,7 @@
 // topology.md: which VM sits on which Proxmox host, how full each host is, where the disks live,
 // and what survives the loss of each host.
 import type { ProxmoxHostSpec, ProxmoxPlan, VmSpec } from "./plan";
+import { hostLoads } from "./placement";
 
 export interface HostLoss {
     readonly host: string;
@@ -76,13 +77,13 @@ function capacitySection({ hosts, vms, capacity }: ProxmoxPlan): string[] {
         "",
         "| host | vCPUs placed / usable | memory placed / usable (MiB) |",
         "|---|---|---|",
-        ...hosts.map((host) => {
-            const placed = vms.filter((vm) => vm.host === host.name);
-            const cores = placed.reduce((sum, vm) => sum + vm.cores, 0);
-            const memory = placed.reduce((sum, vm) => sum + vm.memoryMiB, 0);
-            const usableMemory = (host.memoryGiB - capacity.memoryReserveGiB) * 1024;
-            return `| ${host.name} | ${cores} / ${host.cores * capacity.cpuOvercommit} | ${memory} / ${usableMemory} |`;
-        }),
+        // The same sums the plan's capacity check makes (placement.ts hostLoads).
+        ...hostLoads(
+            hosts.map((host) => ({ name: host.name, cores: host.cores, memoryMiB: host.memoryGiB * 1024 })),
+            vms.map((vm) => ({ name: vm.name, role: vm.role, cores: vm.cores, memoryMiB: vm.memoryMiB })),
+            new Map(vms.map((vm) => [vm.name, vm.host])),
+            { strictRoles: new Set(), memoryReserveMiB: capacity.memoryReserveGiB * 1024, cpuOvercommit: capacity.cpuOvercommit },
+        ).map((load) => `| ${load.host} | ${load.cores} / ${load.usableCores} | ${load.memoryMiB} / ${load.usableMemoryMiB} |`),
         "",
     ];
 }

@@ -36,13 +36,14 @@ describe("topology", () => {
 
     it("shows each host's placed load against its usable capacity, and where the disks live", () => {
         const markdown = topologyMarkdown(production);
-        // 32 cores x overcommit 2 = 64 vCPUs; 256 GiB less the 16 GiB reserve = 245760 MiB.
-        for (const host of production.hosts) {
-            const placed = production.vms.filter((vm) => vm.host === host.name);
-            const cores = placed.reduce((sum, vm) => sum + vm.cores, 0);
-            const memory = placed.reduce((sum, vm) => sum + vm.memoryMiB, 0);
-            assert.ok(markdown.includes(`| ${host.name} | ${cores} / 64 | ${memory} / 245760 |`), host.name);
-        }
+        // From Pulumi.production.yaml: 32 cores x overcommit 2 = 64 vCPUs and 256 GiB less the 16 GiB
+        // reserve = 245760 MiB per host; the VMs add up to 1x4 + 3x4 + 3x8 = 40 cores and
+        // 8192 + 3x8192 + 3x32768 = 131072 MiB, spread over the three hosts.
+        const rows = [...markdown.matchAll(/^\| (pve\d) \| (\d+) \/ (\d+) \| (\d+) \/ (\d+) \|$/gm)];
+        assert.deepEqual(rows.map((row) => [row[1], row[3], row[5]]), [["pve1", "64", "245760"], ["pve2", "64", "245760"], ["pve3", "64", "245760"]]);
+        assert.equal(rows.reduce((sum, row) => sum + Number(row[2]), 0), 40);
+        assert.equal(rows.reduce((sum, row) => sum + Number(row[4]), 0), 131072);
+        assert.ok(rows.every((row) => Number(row[2]) > 0), "every host carries VMs");
         assert.match(markdown, /- VM disks: local-zfs \(zfspool, local to each host\); templates: u24-cloud-pve1 \(9000\) on pve1, u24-cloud-pve2 \(9001\) on pve2, u24-cloud-pve3 \(9002\) on pve3/);
     });
 });
