@@ -5,6 +5,7 @@ import * as path from "path";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type * as tls from "@pulumi/tls";
 import * as random from "@pulumi/random";
 import YAML from "yaml";
 import type { KubesprayCluster } from "../cluster";
@@ -124,6 +125,7 @@ export class ErpApps extends pulumi.ComponentResource {
                     CHARTS_URL: services.chartsUrl,
                     CHARTS_ROOT: services.chartsRoot,
                     INFRA_HOST: chartHost.address,
+                    INFRA_HOST_KEY: (proxmox.hostKeys[chartHost.name] as tls.PrivateKey).publicKeyOpenssh,
                     ADMIN_USER: adminUser,
                     SSH_KEY: pulumi.secret(proxmox.adminKey.privateKeyOpenssh),
                 },

@@ -63,22 +63,32 @@ export class KubesprayCluster extends pulumi.ComponentResource {
 
         // The nodes' registry account travels only here: a group_vars file of its own, and a digest in
         // the manifest the runner compares, so that a rotated password re-applies the configuration.
-        const bundle = pulumi.all([pulumi.secret(proxmox.adminKey.privateKeyOpenssh), services.registryPullPassword]).apply(([privateKey, pullPassword]) =>
+        // The nodes' pinned host keys: the runner's ssh and Ansible accept no other.
+        const nodes = [...plan.controlPlane, ...plan.workers];
+        const bundle = pulumi.all([pulumi.secret(proxmox.adminKey.privateKeyOpenssh), services.registryPullPassword, proxmox.knownHosts(nodes)]).apply(([privateKey, pullPassword, knownHosts]) =>
             JSON.stringify({
                 files: { ...files, [REGISTRY_AUTH_FILE]: registryAuthVars(plan, pullPassword) },
                 privateKey,
+                knownHosts,
                 manifest: { ...applied, registryAuthDigest: createHash("sha256").update(`${plan.registryPullUsername}:${pullPassword}`).digest("hex") },
                 settings: {
                     adminUser: plan.adminUser,
                     kubesprayVersion: kubernetes.kubesprayVersion,
                     kubesprayUrl: kubernetes.kubespraySource.url,
-                    kubespraySha256: kubernetes.kubespraySource.sha256 ?? "",
+                    kubespraySha256: kubernetes.kubespraySource.sha256,
                     ansibleCore: kubernetes.ansibleCoreVersion,
                     pythonIndexUrl: kubernetes.pythonIndexUrl,
                 },
             }),
         );
         const runner = `python3 -c ${shellQuote(RUNNER)}`;
+        // Any change runs the runner as a new resource, and the old one is forgotten first
+        // (replaceOnChanges + deleteBeforeReplace): a run that fails midway then leaves no kubespray
+        // resource in state, so the next pulumi up runs the runner again whatever the config says,
+        // and the runner's journal resumes or refuses. As an update, a failure would keep the old
+        // inputs in state (pulumi-go-provider infer saves state only on ResourceInitFailedError), and a
+        // reverted config would plan nothing on a half-upgraded cluster.
+        const runOnEveryChange = { replaceOnChanges: ["*"], deleteBeforeReplace: true };
         // Every VM booted, DNS answers with the current zone, and the registry and files area serve.
         const prerequisites: pulumi.Resource[] = [
             ...Object.values(proxmox.vms),
@@ -98,24 +108,24 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                       // No delete: destroying the stack destroys the VMs; there is nothing to reset.
                       { create: runner, stdin: bundle },
                       // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"] },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"], ...runOnEveryChange },
                   )
                 : new command.remote.Command(
                       "kubespray",
                       {
-                          connection: proxmox.connection(runnerHost.address),
+                          connection: proxmox.connection(runnerHost.name),
                           // The runner reads the bundle from stdin: apt-get must not consume it.
                           create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
                       },
                       // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"] },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"], ...runOnEveryChange },
                   );
 
         const adminConf = new command.remote.Command(
             "kubeconfig",
             {
-                connection: proxmox.connection(first.address),
+                connection: proxmox.connection(first.name),
                 create: "sudo cat /etc/kubernetes/admin.conf",
                 // Read again after every change Kubespray applied (an upgrade renews the certificates).
                 triggers: [createHash("sha256").update(JSON.stringify(applied)).digest("hex")],

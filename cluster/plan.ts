@@ -95,6 +95,7 @@ export function planCluster(
 /** The release tarball is pinned like every tarball, and is the release kubesprayVersion names. */
 function checkKubesprayTarball(k8s: StackConfig["kubernetes"], problems: Problems): void {
     const source = k8s.kubespraySource;
+    // Its sha256 is required by the schema: the runner unpacks it and runs it as root on every node.
     problems.requireTarball("kubernetes.kubespraySource", source, "the Kubespray release tarball");
     const named = /(?:^|[^0-9.])v?(\d+\.\d+\.\d+)\.(?:tar\.gz|tgz)$/.exec(source.url.split("/").pop() ?? "")?.[1];
     if (named !== undefined && /^v\d+\.\d+\.\d+$/.test(k8s.kubesprayVersion) && named !== k8s.kubesprayVersion.slice(1)) {

@@ -75,6 +75,11 @@ export function describeSchemaIssue(issue: z.core.$ZodIssue): string[] {
         case "invalid_value":
             return [problem(key, input, `use one of ${issue.values.map((v) => show(v)).join(", ")}`)];
         case "invalid_union": {
+            // The value has the shape of one branch (e.g. a map) but something inside it is wrong: say that.
+            const inside = issue.errors.find((branch) => branch.length > 0 && branch.every((inner) => inner.path.length > 0));
+            if (inside) {
+                return inside.flatMap((inner) => describeSchemaIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue));
+            }
             const allowed = issue.errors.flat().flatMap((inner) => (inner.code === "invalid_value" ? inner.values : inner.code === "invalid_type" ? [TYPE_NAMES[inner.expected] ?? inner.expected] : []));
             return [problem(key, input, `use ${allowed.map((v) => (typeof v === "string" && v.includes(" ") ? v : show(v))).join(" or ")}`)];
         }

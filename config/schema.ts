@@ -86,13 +86,17 @@ const network = z.strictObject({
 const role = (label: string) =>
     z.strictObject({
         count: z.int().describe(`how many ${label} VMs`),
-        namePrefix: z.string().optional().describe("VM names are the prefix plus 1, 2, ...; a default per role when absent"),
+        namePrefix: z.string().optional().describe("VM names are the prefix plus their number; a default per role when absent"),
         vmIdStart: z.int().describe("the Proxmox VM ID of the first VM; the others follow"),
         cores: integer(1, 512).describe("vCPUs per VM"),
         memoryMiB: integer(1024, 4194304).describe("memory per VM in MiB"),
         diskGiB: integer(8, 65536).describe("system disk (scsi0) per VM in GiB"),
         dataDiskGiB: integer(1, 65536).optional().describe("a second disk (scsi1) in GiB, mounted at /srv; required for the infra VMs"),
-        addresses: z.array(z.string()).describe("one IPv4 address per VM, in order"),
+        addresses: z
+            .union([z.array(z.string()), z.record(z.string(), z.string())])
+            .describe(
+                "one IPv4 address per VM: a list numbers the VMs 1, 2, ... in order; a map from VM name (the prefix plus its number) to address keeps every other VM's name and ID when one in the middle is removed",
+            ),
         hosts: z.array(z.string()).optional().describe("the Proxmox hosts this role may run on; all when absent"),
     });
 
@@ -166,7 +170,7 @@ const kubernetes = z.strictObject({
     runner: z.enum(["local", "infra"]).default("infra").describe('where Ansible runs: "infra" (on the first infra VM) or "local" (where pulumi runs)'),
     kubespraySource: z.strictObject({
         url: z.string().describe("http(s) URL of the Kubespray release tarball on the internal files mirror"),
-        sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),
+        sha256: z.string().describe("the tarball's sha256, as sha256sum prints it: the runner trusts the file by it alone"),
     }),
     pythonIndexUrl: z.string().describe("the internal PyPI mirror's simple index, for Ansible"),
 });

@@ -47,7 +47,7 @@ export class SynrcNs extends pulumi.ComponentResource {
             const install = provision(
                 `${vm.name}-synrc-ns`,
                 {
-                    connection: proxmox.connection(vm.address),
+                    connection: proxmox.connection(vm.name),
                     files: [
                         { path: "/usr/local/lib/erpdc/install-synrc-ns.sh", content: INSTALL_SCRIPT, mode: "0755" },
                         { path: "/etc/synrc-ns/artifact.env", content: artifactEnv, mode: "0644" },
@@ -63,7 +63,7 @@ export class SynrcNs extends pulumi.ComponentResource {
             const zone = provision(
                 `${vm.name}-zone`,
                 {
-                    connection: proxmox.connection(vm.address),
+                    connection: proxmox.connection(vm.name),
                     files: [{ path: `${NS_STATE}/zones/${zoneFile}`, content: zoneJson, owner: "synrc-ns", group: "synrc-ns" }],
                     after: [
                         "sudo systemctl restart synrc-ns",

@@ -77,7 +77,7 @@ export class InfraServices extends pulumi.ComponentResource {
         artifacts.add("infra-host/registry/config.yml", registryYaml);
         artifacts.add("infra-host/nginx/erpdc.conf", nginxConf);
 
-        const connection = proxmox.connection(host.address);
+        const connection = proxmox.connection(host.name);
         // The data disk is mounted and the apt sources point at the mirror once cloud-init is done;
         // a rebuilt VM is provisioned again (replaceWith).
         const afterFirstBoot = {

@@ -116,6 +116,18 @@ export function userData(input: UserDataInput): string {
     return `#cloud-config\n${YAML.stringify(document, YAML_OPTIONS)}`;
 }
 
+/**
+ * The NoCloud vendor-data: the VM's SSH host key, made by the program so that every SSH client of
+ * the program can pin it from the first connection on. cloud-init's ssh module, given `ssh_keys`,
+ * deletes the image's host keys, writes these and generates no other type
+ * (cloudinit/config/cc_ssh.py at 24.1.3). It is a snippet of its own, a secret, so that the
+ * user-data stays free of key material and can be published for review.
+ */
+export function vendorData(input: { readonly hostKeyPrivate: string; readonly hostKeyPublic: string }): string {
+    const document = { ssh_keys: { ed25519_private: input.hostKeyPrivate, ed25519_public: input.hostKeyPublic.trim() } };
+    return `#cloud-config\n${YAML.stringify(document, YAML_OPTIONS)}`;
+}
+
 /** The NoCloud meta-data: an instance-id that stays the VM's own, whatever its user-data becomes. */
 export function metaData(input: { readonly hostname: string }): string {
     // Without a meta-data snippet Proxmox derives the instance-id from a hash of the user-data and

@@ -66,7 +66,10 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
     /** Per VM: done when the VM trusts the current local CA (a rotated one too). */
     readonly trust: Readonly<Record<string, command.remote.Command>>;
     readonly inventory: readonly InventoryEntry[];
+    /** Per VM: its SSH host key, pinned by every connection to it. */
+    readonly hostKeys: Readonly<Record<string, tls.PrivateKey>>;
     private readonly adminUser: string;
+    private readonly addresses: Readonly<Record<string, string>>;
 
     constructor(name: string, args: ProxmoxLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type token predates the proxmox/ folder; it is part of every URN in existing state, so it stays.
@@ -96,8 +99,14 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
         // out of them. The README's day-2 steps say how to rotate it.
         this.adminKey = new tls.PrivateKey("admin-ssh", { algorithm: "ED25519" }, { parent: this, protect: true });
 
+        // Every VM's SSH host key, made here and handed to cloud-init (vendor-data), so that every SSH
+        // client of the program pins it instead of trusting whatever answers first. Not replaced with
+        // the VM: a rebuilt VM gets the same key back, and the pins stay valid.
+        this.hostKeys = Object.fromEntries(config.vms.map((vm) => [vm.name, new tls.PrivateKey(`${vm.name}-host-key`, { algorithm: "ED25519" }, { parent: this })]));
+        this.addresses = Object.fromEntries(config.vms.map((vm) => [vm.name, vm.address]));
+
         const templates = this.createTemplates(config, resourceOpts);
-        const snippets = createSnippets(config, this.adminKey.publicKeyOpenssh, args.trustedCaCertificates ?? [], args.artifacts, resourceOpts);
+        const snippets = createSnippets(config, this.adminKey.publicKeyOpenssh, args.trustedCaCertificates ?? [], this.hostKeys, args.artifacts, resourceOpts);
         this.adminUser = config.adminUser;
         this.vms = this.createVms(config, templates, snippets, resourceOpts);
         createHa(config, this.vms, resourceOpts);
@@ -106,7 +115,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 vm.name,
                 new command.remote.Command(
                     `${vm.name}-ready`,
-                    { connection: this.connection(vm.address), create: READINESS },
+                    { connection: this.connection(vm.name), create: READINESS },
                     {
                         parent: this,
                         // The connection names the VM by address only: wait for the VM resource itself,
@@ -126,7 +135,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                 provision(
                     `${vm.name}-ca`,
                     {
-                        connection: this.connection(vm.address),
+                        connection: this.connection(vm.name),
                         files: [certificates.apply((content) => ({ path: TRUSTED_CA_FILE, content, mode: "0644" }))],
                         // containerd reads the trust store when it starts: a new CA needs a restart there.
                         after: "sudo update-ca-certificates >/dev/null\nif systemctl is-active --quiet containerd; then sudo systemctl restart containerd; fi",
@@ -149,9 +158,25 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
         this.registerOutputs({ inventory: this.inventory, sshPublicKey: this.adminKey.publicKeyOpenssh });
     }
 
-    /** SSH to a VM as the admin user with the generated key (a secret input). */
-    connection(address: string): command.types.input.remote.ConnectionArgs {
-        return { host: address, user: this.adminUser, privateKey: pulumi.secret(this.adminKey.privateKeyOpenssh) };
+    /**
+     * SSH to a VM as the admin user with the generated key (a secret input), accepting only the VM's
+     * own host key (the provider checks `hostKey` with ssh.FixedHostKey: pulumi-command v1.2.1
+     * provider/pkg/provider/remote/connection.go).
+     */
+    connection(vmName: string): command.types.input.remote.ConnectionArgs {
+        const address = this.addresses[vmName];
+        const hostKey = this.hostKeys[vmName];
+        if (address === undefined || hostKey === undefined) {
+            throw new Error(`no VM ${vmName} in this stack`);
+        }
+        return { host: address, user: this.adminUser, privateKey: pulumi.secret(this.adminKey.privateKeyOpenssh), hostKey: hostKey.publicKeyOpenssh };
+    }
+
+    /** known_hosts lines for the VMs, by address, name and FQDN: for the Kubespray runner's ssh and Ansible. */
+    knownHosts(vms: readonly { readonly name: string; readonly fqdn: string; readonly address: string }[]): pulumi.Output<string> {
+        return pulumi
+            .all(vms.map((vm) => (this.hostKeys[vm.name] as tls.PrivateKey).publicKeyOpenssh))
+            .apply((keys) => vms.map((vm, i) => `${vm.address},${vm.name},${vm.fqdn} ${(keys[i] as string).trim()}\n`).join(""));
     }
 
     private createTemplates(config: ProxmoxPlan, opts: pulumi.CustomResourceOptions): Map<string, proxmox.VmLegacy> {
@@ -291,6 +316,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         userDataFileId: files.userData.id,
                         networkDataFileId: files.networkData.id,
                         metaDataFileId: files.metaData.id,
+                        vendorDataFileId: files.vendorData.id,
                     },
                 },
                 {

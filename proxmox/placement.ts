@@ -8,7 +8,8 @@
 //      so the first infra VM, the first control-plane node and the first worker do not all
 //      land on the first host.
 // A VM's host depends only on the hosts and on the VMs of its own role that come before it.
-// That is what makes placement stable: appending a VM to any role never moves an existing VM.
+// That is what makes placement stable: appending a VM to any role never moves an existing VM, and
+// a VM removed from the middle keeps its place as a vacant slot, so removing one moves none either.
 // The price is that roles are balanced against host capacity one at a time; the total is then
 // checked against every host's capacity, and a host that would be overfilled is an error.
 
@@ -27,6 +28,11 @@ export interface PlacementVm {
     readonly memoryMiB: number;
     /** Hosts this VM may run on; all hosts when absent. */
     readonly allowedHosts?: readonly string[];
+    /**
+     * A number of the role no VM has any longer (removed from the middle): placed as before, so that
+     * the VMs after it keep their hosts, but left out of the result, the loads and the problems.
+     */
+    readonly vacant?: boolean;
 }
 
 export interface PlacementRules {
@@ -86,7 +92,7 @@ export function placeVms(
                 ];
             };
             const best = candidates.reduce((left, right) => (compareRanks(rank(right), rank(left)) < 0 ? right : left));
-            if (rules.strictRoles.has(role) && (roleCount.get(best.name) ?? 0) > 0) {
+            if (rules.strictRoles.has(role) && (roleCount.get(best.name) ?? 0) > 0 && !vm.vacant) {
                 problems.push(
                     `${vm.name}: strict anti-affinity for ${role} needs one host per VM, ` +
                         `but all ${candidates.length} allowed hosts already carry one`,
@@ -101,7 +107,7 @@ export function placeVms(
     if (problems.length > 0) {
         throw new PlacementError(problems);
     }
-    return new Map(vms.map((vm) => [vm.name, placement.get(vm.name) as string]));
+    return new Map(vms.filter((vm) => !vm.vacant).map((vm) => [vm.name, placement.get(vm.name) as string]));
 }
 
 function compareRanks(left: number[], right: number[]): number {

@@ -12,8 +12,10 @@ export interface VmSpec {
     readonly name: string;
     readonly fqdn: string;
     readonly role: Role;
-    /** 1-based position within the role. */
-    readonly ordinal: number;
+    /** The VM's number within its role (1, 2, ...): its name ends with it and its VM ID is vmIdStart + number - 1. */
+    readonly number: number;
+    /** Where the VM's address is in the config, for messages (vms.workers.addresses[1], vms.workers.addresses.k8s-worker3). */
+    readonly addressKey: string;
     readonly vmId: number;
     readonly address: string;
     readonly macAddress: string;

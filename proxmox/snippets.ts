@@ -3,7 +3,8 @@
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { ArtifactSink } from "../lib/artifacts";
-import { metaData, networkConfig, userData } from "./cloudInit";
+import type * as tls from "@pulumi/tls";
+import { metaData, networkConfig, userData, vendorData } from "./cloudInit";
 import type { ProxmoxPlan } from "./plan";
 
 /** scsi1 as the guest sees it on Proxmox (stable, unlike /dev/sdb). */
@@ -14,12 +15,15 @@ export interface VmSnippets {
     readonly userData: proxmox.FileLegacy;
     readonly networkData: proxmox.FileLegacy;
     readonly metaData: proxmox.FileLegacy;
+    /** The SSH host key (a secret): not published as an artifact. */
+    readonly vendorData: proxmox.FileLegacy;
 }
 
 export function createSnippets(
     config: ProxmoxPlan,
     adminPublicKey: pulumi.Input<string>,
     trustedCaCertificates: pulumi.Input<pulumi.Input<string>[]>,
+    hostKeys: Readonly<Record<string, tls.PrivateKey>>,
     artifacts: ArtifactSink,
     opts: pulumi.CustomResourceOptions,
 ): Map<string, VmSnippets> {
@@ -27,6 +31,7 @@ export function createSnippets(
     const snippets = new Map<string, VmSnippets>();
     const trusted = pulumi.output(trustedCaCertificates);
     for (const vm of config.vms) {
+        const hostKey = hostKeys[vm.name] as tls.PrivateKey;
         const userDataText = pulumi
             .all([adminPublicKey, trusted])
             .apply(([publicKey, certificates]) =>
@@ -80,6 +85,14 @@ export function createSnippets(
             userData: snippet("user-data", userDataText),
             networkData: snippet("network-config", networkText),
             metaData: snippet("meta-data", metaDataText),
+            vendorData: snippet(
+                "vendor-data",
+                pulumi.secret(
+                    pulumi
+                        .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+                        .apply(([hostKeyPrivate, hostKeyPublic]) => vendorData({ hostKeyPrivate, hostKeyPublic })),
+                ),
+            ),
         });
     }
     return snippets;

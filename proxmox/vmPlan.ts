@@ -32,15 +32,18 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
         if (!DNS_LABEL.test(`${prefix}${Math.max(settings.count, 1)}`)) {
             problems.fail(`${key}.namePrefix`, prefix, "VM names are the prefix plus a number and must be DNS labels; use lowercase letters, digits and hyphens");
         }
-        if (settings.vmIdStart < VM_ID_RANGE.min || settings.vmIdStart + settings.count - 1 > VM_ID_RANGE.max) {
-            problems.fail(`${key}.vmIdStart`, settings.vmIdStart, `Proxmox VM IDs run from ${VM_ID_RANGE.min} to ${VM_ID_RANGE.max}`);
-        }
-        if (settings.addresses.length !== settings.count) {
+        const numbered = numberedAddresses(key, prefix, settings.addresses, problems);
+        const listed = Object.keys(settings.addresses).length;
+        if (listed !== settings.count) {
             problems.fail(
                 `${key}.addresses`,
                 settings.addresses,
-                `lists ${settings.addresses.length} address(es) for ${key}.count ${settings.count}; give exactly one per VM, in order`,
+                `lists ${listed} address(es) for ${key}.count ${settings.count}; give exactly one per VM`,
             );
+        }
+        const highest = Math.max(settings.count, ...numbered.map((entry) => entry.number));
+        if (settings.vmIdStart < VM_ID_RANGE.min || settings.vmIdStart + highest - 1 > VM_ID_RANGE.max) {
+            problems.fail(`${key}.vmIdStart`, settings.vmIdStart, `Proxmox VM IDs run from ${VM_ID_RANGE.min} to ${VM_ID_RANGE.max}`);
         }
         (settings.hosts ?? []).forEach((host, i) => {
             if (hostsSound && !hostNames.has(host)) {
@@ -57,23 +60,21 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
             );
         }
         const tags = roleTags(role, vms.workers.count === 0, environment);
-        for (let i = 0; i < settings.count; i++) {
-            const address = settings.addresses[i];
-            const name = `${prefix}${i + 1}`;
-            if (address !== undefined) {
-                if (!isIpv4(address)) {
-                    problems.fail(`${key}.addresses[${i}]`, address, "not an IPv4 address");
-                } else {
-                    checkHostAddress(`${key}.addresses[${i}]`, address, network, config.network.gateway, problems);
-                }
+        for (const { number, address, addressKey } of numbered) {
+            const name = `${prefix}${number}`;
+            if (!isIpv4(address)) {
+                problems.fail(addressKey, address, "not an IPv4 address");
+            } else {
+                checkHostAddress(addressKey, address, network, config.network.gateway, problems);
             }
             result.push({
                 name,
                 fqdn: `${name}.${domain}`,
                 role,
-                ordinal: i + 1,
-                vmId: settings.vmIdStart + i,
-                address: address ?? "",
+                number,
+                addressKey,
+                vmId: settings.vmIdStart + number - 1,
+                address,
                 macAddress: macAddressFor(domain, name),
                 cores: settings.cores,
                 memoryMiB: settings.memoryMiB,
@@ -84,6 +85,34 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
         }
     }
     return result;
+}
+
+interface NumberedAddress {
+    readonly number: number;
+    readonly address: string;
+    /** Where the address is in the config, for messages: vms.workers.addresses[1] or vms.workers.addresses.k8s-worker3. */
+    readonly addressKey: string;
+}
+
+/**
+ * A role's VMs by number. A list numbers them 1, 2, ... in order; a map from VM name to address
+ * gives each its number in its name (<prefix><number>), so that removing one from the middle leaves
+ * the others' names, VM IDs and MAC addresses as they were.
+ */
+function numberedAddresses(key: string, prefix: string, addresses: readonly string[] | Readonly<Record<string, string>>, problems: Problems): NumberedAddress[] {
+    if (Array.isArray(addresses)) {
+        return addresses.map((address, i) => ({ number: i + 1, address, addressKey: `${key}.addresses[${i}]` }));
+    }
+    const numbered: NumberedAddress[] = [];
+    for (const [name, address] of Object.entries(addresses)) {
+        const digits = name.startsWith(prefix) ? name.slice(prefix.length) : "";
+        if (!/^[1-9][0-9]{0,5}$/.test(digits)) {
+            problems.fail(`${key}.addresses.${name}`, address, `"${name}" is not a VM name of this role: use ${prefix} plus the VM's number (e.g. ${prefix}3), which also gives its VM ID`);
+            continue;
+        }
+        numbered.push({ number: Number(digits), address, addressKey: `${key}.addresses.${name}` });
+    }
+    return numbered.sort((left, right) => left.number - right.number);
 }
 
 function checkRoleCount(role: Role, count: number, problems: Problems): boolean {
@@ -132,7 +161,7 @@ export function checkUniqueness(vms: readonly UnplacedVm[], problems: Problems):
         byName.set(vm.name, `${key} (${vm.name})`);
         const sameAddress = byAddress.get(vm.address);
         if (vm.address !== "" && sameAddress !== undefined) {
-            problems.fail(`${key}.addresses[${vm.ordinal - 1}]`, vm.address, `${sameAddress} has it already; give every VM its own address`);
+            problems.fail(vm.addressKey, vm.address, `${sameAddress} has it already; give every VM its own address`);
         }
         byAddress.set(vm.address, vm.name);
     }
@@ -145,7 +174,7 @@ export function checkServiceAddresses(config: ProxmoxConfig, vms: readonly Unpla
         // The gateway's address is reported as the gateway's, whatever else serves there.
         const owner = reserved.find((entry) => entry.address === vm.address);
         if (owner) {
-            problems.fail(`vms.${vm.role}.addresses[${vm.ordinal - 1}]`, vm.address, `${owner.owner} uses it already; give ${vm.name} its own address`);
+            problems.fail(vm.addressKey, vm.address, `${owner.owner} uses it already; give ${vm.name} its own address`);
         }
     }
     for (const key of ["apiAddress", "ingressAddress"] as const) {
@@ -157,7 +186,7 @@ export function checkServiceAddresses(config: ProxmoxConfig, vms: readonly Unpla
     proxmox.hosts.forEach((host, i) => {
         const owner = vms.find((vm) => vm.address === host.address);
         if (owner) {
-            problems.fail(`vms.${owner.role}.addresses[${owner.ordinal - 1}]`, owner.address, `proxmox.hosts[${i}] (${host.name}) has it already; give the VM its own`);
+            problems.fail(owner.addressKey, owner.address, `proxmox.hosts[${i}] (${host.name}) has it already; give the VM its own`);
         }
     });
 }
@@ -188,10 +217,20 @@ export function placeVmsOnHosts(
         memoryReserveMiB: proxmox.memoryReserveGiB * 1024,
         cpuOvercommit: proxmox.cpuOvercommit,
     };
-    const requests: PlacementVm[] = vms.map((vm) => {
-        const allowedHosts = roles[vm.role].hosts;
-        return { name: vm.name, role: vm.role, cores: vm.cores, memoryMiB: vm.memoryMiB, ...(allowedHosts ? { allowedHosts } : {}) };
-    });
+    const requests: PlacementVm[] = [];
+    for (const role of ROLES) {
+        const ofRole = vms.filter((vm) => vm.role === role);
+        const allowedHosts = roles[role].hosts;
+        const numbers = new Map(ofRole.map((vm) => [vm.number, vm]));
+        // Numbers no VM has (removed from the middle of a map of addresses) stay in the rotation as vacant slots.
+        for (let number = 1; number <= Math.max(0, ...numbers.keys()); number++) {
+            const vm = numbers.get(number);
+            const slot = vm
+                ? { name: vm.name, cores: vm.cores, memoryMiB: vm.memoryMiB }
+                : { name: `(vacant ${role} ${number})`, cores: roles[role].cores, memoryMiB: roles[role].memoryMiB, vacant: true };
+            requests.push({ ...slot, role, ...(allowedHosts ? { allowedHosts } : {}) });
+        }
+    }
     let placement: Map<string, string>;
     try {
         placement = placeVms(hosts, requests, rules);
@@ -202,7 +241,7 @@ export function placeVmsOnHosts(
         }
         throw error;
     }
-    hostLoads(hosts, requests, placement, rules).forEach((load, i) => {
+    hostLoads(hosts, requests.filter((request) => !request.vacant), placement, rules).forEach((load, i) => {
         const key = `proxmox.hosts[${i}] (${load.host})`;
         if (load.memoryMiB > load.usableMemoryMiB) {
             problems.add(

@@ -65,6 +65,11 @@ export interface MirrorList {
     readonly files: readonly string[];
     readonly osImage: string;
     readonly pythonPackages: readonly string[];
+    /**
+     * The pinned files in `sha256sum -c` form, by their path under the mirror's web root: what the
+     * program checks them against, so that the mirror can be checked before the first `pulumi up`.
+     */
+    readonly sha256sums: readonly string[];
 }
 
 /** What the stack pulls, so that the mirrors can be filled before the first `pulumi up`. */
@@ -99,6 +104,11 @@ export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>):
             `Kubespray's offline files under https://${names.files}/ for ${Object.values(MIRRORED_DOWNLOAD_BASES).join(", ")} (contrib/offline/generate_list.sh)`,
         ],
         osImage: `${image.url} (${image.checksumAlgorithm} ${image.checksum})`,
+        sha256sums: [
+            ...(image.checksumAlgorithm === "sha256" && image.checksum ? [[image.checksum, image.url]] : []),
+            ...(kubernetes.kubespraySource.sha256 ? [[kubernetes.kubespraySource.sha256, kubernetes.kubespraySource.url]] : []),
+            ...(plan.dns.nsArtifact.sha256 ? [[plan.dns.nsArtifact.sha256, plan.dns.nsArtifact.url]] : []),
+        ].map(([sha256, url]) => `${sha256}  ${new URL(url as string).pathname.slice(1)}`),
         pythonPackages: [`ansible-core==${kubernetes.ansibleCoreVersion}`, `Kubespray ${kubernetes.kubesprayVersion} requirements.txt`],
     };
 }

@@ -34,6 +34,8 @@ async function main(stack: string | undefined): Promise<number> {
     for (const image of mirrors.images) console.log(`    ${image}`);
     console.log("  Python packages (internal PyPI):");
     for (const item of mirrors.pythonPackages) console.log(`    ${item}`);
+    console.log("  SHA256SUMS of the pinned files (sha256sum -c, in the mirror's web root):");
+    for (const line of mirrors.sha256sums) console.log(`    ${line}`);
     return findings.length === 0 ? 0 : 1;
 }
 

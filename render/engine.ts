@@ -18,6 +18,8 @@ export interface RecordedResource {
     readonly protect: boolean;
     readonly ignoreChanges: readonly string[];
     readonly deleteBeforeReplace: boolean;
+    /** Input paths whose change replaces the resource whatever the provider says (the replaceOnChanges option). */
+    readonly replaceOnChanges: readonly string[];
     /** URNs of the resources whose replacement replaces this one too (the replaceWith option). */
     readonly replaceWith: readonly string[];
     /** URNs this resource waits for, explicit (dependsOn) and implicit (through its inputs). */
@@ -214,6 +216,7 @@ interface RequestLike {
     getProtect(): boolean;
     getIgnorechangesList(): string[];
     getDeletebeforereplace(): boolean;
+    getReplaceonchangesList(): string[];
     getReplaceWithList(): string[];
     getDependenciesList(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
@@ -244,6 +247,7 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[],
                     protect: request.getProtect() === true,
                     ignoreChanges: [...request.getIgnorechangesList()],
                     deleteBeforeReplace: request.getDeletebeforereplace(),
+                    replaceOnChanges: [...request.getReplaceonchangesList()],
                     replaceWith: [...request.getReplaceWithList()].sort(),
                     dependencies: [...new Set(request.getDependenciesList())].sort(),
                     inputs,

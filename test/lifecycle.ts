@@ -8,7 +8,9 @@ import type { RecordedResource } from "../render/engine";
  * - bpg/terraform-provider-proxmox proxmoxtf/resource/vm/vm.go: clone.*, vm_id, node_name (without
  *   migrate), initialization.*_file_id and type are ForceNew; disk.file_id too (disk/schema.go).
  * - the same provider's file and download_file resources: every source and placement field is ForceNew.
- * - @pulumi/command 4.5.0: `triggers` replace; any other change updates, which runs `create` again.
+ * - @pulumi/command 1.2.1: `triggers` replace; any other change updates, which runs `update`, or
+ *   `create` when there is none (provider/pkg/provider/remote/commandController.go). The program's
+ *   replaceOnChanges option adds to these rules.
  * - terraform-provider-tls and -random: every argument of private keys, requests, certificates
  *   and random passwords requires replacement.
  * - PVE HA: only a rule's id and type replace it (bpg v0.111.1 fwprovider/cluster/ha/resource_harule.go).
@@ -74,7 +76,7 @@ export function blastRadius(before: readonly RecordedResource[], after: readonly
         const paths = changedPaths(previous.revealedInputs ?? previous.inputs, resource.revealedInputs ?? resource.inputs).filter(
             (path) => !resource.ignoreChanges.some((ignored) => covers(ignored, path)),
         );
-        const rules = FORCE_NEW[resource.type] ?? [];
+        const rules = [...(FORCE_NEW[resource.type] ?? []), ...resource.replaceOnChanges];
         const replaced = replacedByHand.includes(resource.name) || paths.some((path) => rules.some((rule) => covers(rule, path)));
         state.set(resource.urn, replaced ? "replace" : paths.length > 0 ? "update" : "same");
     }

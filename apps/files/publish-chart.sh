@@ -3,13 +3,16 @@
 # Runs on the operator's machine (helm, curl, ssh). A published version is immutable: the same
 # version with other content is an error, the same content is left alone.
 # Inputs (environment): CHART_DIR CHART_VERSION REGISTRY REGISTRY_USER REGISTRY_PASSWORD CA_PEM
-#                       CHARTS_URL CHARTS_ROOT INFRA_HOST ADMIN_USER SSH_KEY, and INFRA_SSH_PORT (22)
+#                       CHARTS_URL CHARTS_ROOT INFRA_HOST INFRA_HOST_KEY ADMIN_USER SSH_KEY, and
+#                       INFRA_SSH_PORT (22). INFRA_HOST_KEY is the infra VM's SSH host key (the program
+#                       made it): ssh accepts that key only.
 set -euo pipefail
 umask 077
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '%s\n' "$CA_PEM" > "$work/ca.crt"
 printf '%s\n' "$SSH_KEY" > "$work/id"
+printf 'erpdc-chart-host %s\n' "$INFRA_HOST_KEY" > "$work/known_hosts"
 export HELM_CONFIG_HOME="$work/helm/config" HELM_CACHE_HOME="$work/helm/cache" HELM_DATA_HOME="$work/helm/data"
 export HELM_REGISTRY_CONFIG="$work/helm/registry.json"
 
@@ -35,7 +38,8 @@ fi
 curl -fsS --cacert "$work/ca.crt" -o "$work/published-index.yaml" "$CHARTS_URL/index.yaml"
 cp "$package" "$work/repo/"
 helm repo index "$work/repo" --url "$CHARTS_URL" --merge "$work/published-index.yaml"
-ssh_options=(-i "$work/id" -o "Port=${INFRA_SSH_PORT:-22}" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
+ssh_options=(-i "$work/id" -o "Port=${INFRA_SSH_PORT:-22}" -o BatchMode=yes -o LogLevel=ERROR
+             -o StrictHostKeyChecking=yes -o HostKeyAlias=erpdc-chart-host -o "UserKnownHostsFile=$work/known_hosts" -o GlobalKnownHostsFile=/dev/null)
 scp "${ssh_options[@]}" "$package" "$work/repo/index.yaml" "$ADMIN_USER@$INFRA_HOST:/tmp/"
 ssh "${ssh_options[@]}" "$ADMIN_USER@$INFRA_HOST" \
     "sudo install -m 0644 /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml '$CHARTS_ROOT/' && rm -f /tmp/erp-uno-$CHART_VERSION.tgz /tmp/index.yaml"

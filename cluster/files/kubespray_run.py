@@ -1,9 +1,12 @@
 # Runs Kubespray for the erpdc program, on the operator's machine or on the infra VM.
 #
-# stdin: a JSON bundle {files, privateKey, manifest, settings} written by cluster/index.ts.
+# stdin: a JSON bundle {files, privateKey, knownHosts, manifest, settings} written by cluster/index.ts.
 # The playbooks to run follow from comparing the bundle's manifest with the one the last successful
 # run left on the control-plane nodes (/etc/erpdc/kubespray-applied.json, on each of them): plan_runs() below.
-# Inventory, vars and the SSH key live in a private temporary directory removed at exit.
+# While they run, a journal on the same nodes (/etc/erpdc/kubespray-journal.json) says which have
+# finished, so that a run that stopped midway is resumed, or refused when the config has moved on.
+# Every SSH connection, the runner's and Ansible's, accepts only the host keys the program made
+# (knownHosts). Inventory, vars, key and known_hosts live in a private temporary directory removed at exit.
 # Python 3 standard library only, so it runs on a fresh Ubuntu and on the operator's machine.
 import datetime
 import hashlib
@@ -15,11 +18,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 
 APPLIED = "/etc/erpdc/kubespray-applied.json"
+JOURNAL = "/etc/erpdc/kubespray-journal.json"
 UNREACHABLE = 4  # ansible-playbook's exit code when hosts were unreachable
+# Kubespray's documented path for a node that is not online (docs/operations/nodes.md at v2.28.0):
+# remove-node.yml then neither gathers its facts nor resets it, and only drains and deletes it.
+UNGRACEFUL = {"reset_nodes": "false", "allow_ungraceful_removal": "true"}
 
 
 class PlanError(Exception):
@@ -54,11 +62,21 @@ def _schedulable(manifest):
     return manifest.get("controlPlaneSchedulable", not manifest["workers"])
 
 
-def plan_runs(previous, current, fresh=()):
+def removed_workers(previous, current):
+    """Workers of `previous` that leave: gone from `current`, or at another address there (removed
+    at the old one, joined again at the new). Named by their stable VM names."""
+    old_workers, new_workers = previous["workers"], current["workers"]
+    readdressed = sorted(n for n in new_workers if n in old_workers and old_workers[n] != new_workers[n])
+    return sorted(set(old_workers) - set(new_workers)) + readdressed, readdressed
+
+
+def plan_runs(previous, current, fresh=(), unreachable=()):
     """The playbook runs that take the cluster from `previous` (None: nothing yet) to `current`.
 
     `fresh` names the nodes of `current` that have never joined (no kubelet.conf): VMs rebuilt by
-    `pulumi up --replace`, which the manifests alone cannot tell from running nodes.
+    `pulumi up --replace`, which the manifests alone cannot tell from running nodes. `unreachable`
+    names removed workers that did not answer SSH with their pinned host key: they are removed
+    without being reset (UNGRACEFUL).
     """
     if previous is None:
         return [{"playbook": "cluster.yml"}]
@@ -85,17 +103,17 @@ def plan_runs(previous, current, fresh=()):
         raise PlanError("kubeVersion %s skips a minor version from %s: upgrade one minor version at a time"
                         % (current["kubeVersion"], previous["kubeVersion"]))
     old_workers, new_workers = previous["workers"], current["workers"]
-    readdressed = sorted(n for n in new_workers if n in old_workers and old_workers[n] != new_workers[n])
-    removed = sorted(set(old_workers) - set(new_workers)) + readdressed
+    removed, readdressed = removed_workers(previous, current)
     rebuilt = sorted(n for n in fresh if n in new_workers and n in old_workers and n not in readdressed)
     added = sorted(set(new_workers) - set(old_workers)) + readdressed + rebuilt
     runs = []
-    if removed:
-        runs.append({
-            "playbook": "remove-node.yml",
-            "extraVars": {"node": ",".join(removed), "skip_confirmation": "yes"},
-            "removedHosts": {name: old_workers[name] for name in removed},
-        })
+    for names, extra in (([n for n in removed if n not in unreachable], {}), ([n for n in removed if n in unreachable], UNGRACEFUL)):
+        if names:
+            runs.append({
+                "playbook": "remove-node.yml",
+                "extraVars": {"node": ",".join(names), "skip_confirmation": "yes", **extra},
+                "removedHosts": {name: old_workers[name] for name in names},
+            })
     if new_kube != old_kube or previous["kubesprayVersion"] != current["kubesprayVersion"]:
         runs.append({"playbook": "upgrade-cluster.yml"})
     elif (previous["varsHash"] != current["varsHash"]
@@ -117,30 +135,47 @@ def plan_runs(previous, current, fresh=()):
     return runs
 
 
+def _known_hosts_options(known_hosts):
+    """Only the pinned keys count: no key learned on first use, no other known_hosts file."""
+    return ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=%s" % known_hosts, "-o", "GlobalKnownHostsFile=/dev/null"]
+
+
 def _ssh(settings, key, host, command, stdin=None):
+    """`key` sits in the run's private directory, next to the known_hosts the bundle brought."""
     return subprocess.run(
-        ["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        ["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR",
+         *_known_hosts_options(os.path.join(os.path.dirname(key), "known_hosts")),
          "%s@%s" % (settings["adminUser"], host), command],
         input=stdin, capture_output=True, text=True)
 
 
+def _answers_ssh(settings, key, address, attempts=3, pause=10):
+    """A bounded attempt (about a minute) to reach a host with its pinned key."""
+    for attempt in range(attempts):
+        if _ssh(settings, key, address, "true").returncode == 0:
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(pause)
+    return False
+
+
 def _download(url, target, sha256):
-    with urllib.request.urlopen(url, timeout=120) as response, open(target, "wb") as out:
-        shutil.copyfileobj(response, out)
-    digest = hashlib.sha256(open(target, "rb").read()).hexdigest()
+    """The file at `url`, kept only when it has the sha256 the stack pins (a tarball over plain http
+    is trusted by nothing else)."""
     if not sha256:
-        sums_url = url.rsplit("/", 1)[0] + "/SHA256SUMS"
-        with urllib.request.urlopen(sums_url, timeout=60) as response:
-            lines = response.read().decode().splitlines()
-        name = url.rsplit("/", 1)[1]
-        sha256 = next((line.split()[0] for line in lines if line.split()[-1].lstrip("*") == name), "")
+        raise SystemExit("%s: no sha256 pinned for it (kubernetes.kubespraySource.sha256)" % url)
+    with urllib.request.urlopen(url, timeout=120) as response, open(target + ".part", "wb") as out:
+        shutil.copyfileobj(response, out)
+    digest = hashlib.sha256(open(target + ".part", "rb").read()).hexdigest()
     if digest != sha256:
-        raise SystemExit("%s: sha256 %s does not match the expected %s" % (url, digest, sha256 or "(not listed)"))
+        os.remove(target + ".part")
+        raise SystemExit("%s: sha256 %s does not match the pinned %s" % (url, digest, sha256))
+    os.rename(target + ".part", target)
 
 
 def _kubespray(settings, cache):
-    source = os.path.join(cache, "kubespray", settings["kubesprayVersion"])
+    # Keyed by the pinned sha256 too: a tarball pinned anew is never mixed up with the one unpacked before.
+    source = os.path.join(cache, "kubespray", "%s-%s" % (settings["kubesprayVersion"], settings["kubespraySha256"][:16]))
     if not os.path.exists(os.path.join(source, "cluster.yml")):
         os.makedirs(os.path.dirname(source), exist_ok=True)
         archive = source + ".tar.gz"
@@ -235,7 +270,12 @@ def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
         command += ["--limit", run["limit"]]
     for key, value in sorted(run.get("extraVars", {}).items()):
         command += ["-e", "%s=%s" % (key, value)]
-    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_SSH_RETRIES="5",
+    # Kubespray's ansible.cfg turns host key checking off (host_key_checking=False, and
+    # UserKnownHostsFile=/dev/null in ssh_args, at v2.28.0); the environment overrides both, keeping
+    # its other ssh_args, so that Ansible talks only to hosts with the pinned keys.
+    ssh_args = ["-o", "ControlMaster=auto", "-o", "ControlPersist=30m", "-o", "ConnectionAttempts=100",
+                *_known_hosts_options(os.path.join(work, "known_hosts"))]
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_SSH_ARGS=" ".join(ssh_args), ANSIBLE_SSH_RETRIES="5",
                ANSIBLE_TIMEOUT="60", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     log_path = os.path.join(log_dir, "kubespray-%s-%s.log" % (stamp, os.path.basename(run["playbook"])))
@@ -253,56 +293,167 @@ def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
     if process.returncode != 0:
         raise SystemExit("%s failed with exit code %d; see %s" % (run["playbook"], process.returncode, log_path))
 
-RECORD_FORMAT = 1
-NO_RECORD = 3  # the exit code of the read command when a node has no record
+RECORD_FORMAT = 2  # 2 adds knownHosts (the nodes' pinned keys); 1 had the manifest only
+JOURNAL_FORMAT = 1
+NO_RECORD = 3  # the exit code of the read command when a node has no such file
+
+
+def _documents(answers):
+    """The documents the control-plane nodes returned, and the nodes that could not be read."""
+    documents, unreadable = [], []
+    for node, (code, output) in sorted(answers.items()):
+        if code == 0:
+            documents.append(json.loads(output))
+        elif code != NO_RECORD:
+            unreadable.append("%s (exit %d: %s)" % (node, code, output.strip()[:200]))
+    return documents, unreadable
 
 
 def choose_record(answers):
-    """The last applied manifest from the control-plane nodes' answers, or None for a new cluster.
+    """The last applied record from the control-plane nodes' answers, or None for a new cluster.
 
     `answers` maps a node to (exit code, output) of reading its record: 0 with the record, NO_RECORD
     when the node has none, anything else when it could not be read. A record is
-    {"format": 1, "appliedAt": ..., "manifest": {...}}; one from before the format is a bare manifest.
+    {"format": 2, "appliedAt": ..., "manifest": {...}, "knownHosts": "..."}; format 1 had no
+    knownHosts, and one from before the format is a bare manifest.
     Only when every node answered "no record" is the cluster new: an unreadable node is never taken
     for an empty one, which would run cluster.yml on a live cluster.
     """
-    records, unreadable = [], []
-    for node, (code, output) in sorted(answers.items()):
-        if code == 0:
-            document = json.loads(output)
-            records.append(document if "format" in document else {"format": 0, "appliedAt": "", "manifest": document})
-        elif code != NO_RECORD:
-            unreadable.append("%s (exit %d: %s)" % (node, code, output.strip()[:200]))
+    documents, unreadable = _documents(answers)
+    records = [document if "format" in document else {"format": 0, "appliedAt": "", "manifest": document} for document in documents]
     if any(record["format"] > RECORD_FORMAT for record in records):
         raise SystemExit("a control-plane node holds a record of a newer format than this runner reads; update the program")
     if records:
-        return max(records, key=lambda record: record["appliedAt"])["manifest"]
+        newest = max(records, key=lambda record: record["appliedAt"])
+        return {"manifest": newest["manifest"], "knownHosts": newest.get("knownHosts", "")}
     if unreadable:
         raise SystemExit("could not read the applied record on %s; refusing to take the cluster for a new one" % ", ".join(unreadable))
     return None
 
 
-def _read_record(settings, key, current):
-    read = "sudo sh -c 'if [ -e %s ]; then cat %s; else exit %d; fi'" % (APPLIED, APPLIED, NO_RECORD)
+def choose_journal(answers):
+    """The journal of a run that has not finished, or None. Every control-plane node holds a copy;
+    one that cannot be read stops the run, since it may hold the only copy of a newer journal."""
+    journals, unreadable = _documents(answers)
+    if unreadable:
+        raise SystemExit("could not read the run journal on %s; refusing to run Kubespray before it can be" % ", ".join(unreadable))
+    if any(journal["format"] > JOURNAL_FORMAT for journal in journals):
+        raise SystemExit("a control-plane node holds a journal of a newer format than this runner reads; update the program")
+    return max(journals, key=lambda journal: (journal["startedAt"], journal["finished"])) if journals else None
+
+
+# What a run changes, in the operator's words: the manifest keys that make its target.
+TARGET_KEYS = {
+    "kubesprayVersion": "kubernetes.kubesprayVersion",
+    "kubeVersion": "kubernetes.kubeVersion",
+    "varsHash": "the cluster settings (group_vars)",
+    "registryAuthDigest": "the nodes' registry account",
+    "controlPlane": "the control-plane nodes",
+    "workers": "the workers",
+    "controlPlaneSchedulable": "whether the control plane runs workloads",
+}
+
+
+def resume_runs(journal, current):
+    """The runs an interrupted run still owes, when the config still asks for its target. When it
+    asks for something else, the cluster is neither here nor there: refused, with what differs."""
+    target = journal["target"]
+    differences = ["%s (the run's %s, now %s)" % (label, json.dumps(target.get(key)), json.dumps(current.get(key)))
+                   for key, label in TARGET_KEYS.items() if target.get(key) != current.get(key)]
+    runs = journal["runs"]
+    if not differences:
+        return runs[journal["finished"]:]
+    done = [_describe(run) for run in runs[:journal["finished"]]] or ["nothing"]
+    left = [_describe(run) for run in runs[journal["finished"]:]]
+    raise PlanError(
+        "the Kubespray run started %s stopped after %s, before %s, so the cluster is partly changed; "
+        "the config now asks for something else: %s. Set those keys back to the run's values and run "
+        "pulumi up again, which finishes the run; then make the new change. (Only if the cluster was "
+        "repaired by hand: remove %s on every control-plane node.)"
+        % (journal["startedAt"], ", ".join(done), ", ".join(left), "; ".join(differences), JOURNAL))
+
+
+def _read_everywhere(settings, key, current, path):
+    read = "sudo sh -c 'if [ -e %s ]; then cat %s; else exit %d; fi'" % (path, path, NO_RECORD)
     answers = {}
     for name, address in sorted(current["controlPlane"].items()):
         result = _ssh(settings, key, address, read)
         answers[name] = (result.returncode, result.stdout if result.returncode == 0 else result.stderr)
-    return choose_record(answers)
+    return answers
 
 
-def _write_record(settings, key, current):
-    """The record goes to every control-plane node, so that losing one loses no history."""
-    record = json.dumps({"format": RECORD_FORMAT, "appliedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(), "manifest": current})
+def _write_everywhere(settings, key, current, path, document):
+    """To every control-plane node, so that losing one loses no history."""
+    text = json.dumps(document)
     for name, address in sorted(current["controlPlane"].items()):
-        result = _ssh(settings, key, address, "sudo install -D -m 0600 /dev/stdin %s" % APPLIED, stdin=record)
+        result = _ssh(settings, key, address, "sudo install -D -m 0600 /dev/stdin %s" % path, stdin=text)
         if result.returncode != 0:
-            raise SystemExit("could not record the applied state on %s: %s" % (name, result.stderr.strip()))
+            raise SystemExit("could not write %s on %s: %s" % (path, name, result.stderr.strip()))
+
+
+def _write_record(settings, key, current, manifest, known_hosts):
+    record = {"format": RECORD_FORMAT, "appliedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "manifest": manifest, "knownHosts": known_hosts}
+    _write_everywhere(settings, key, current, APPLIED, record)
+
+
+def _remove_journal(settings, key, current):
+    for name, address in sorted(current["controlPlane"].items()):
+        result = _ssh(settings, key, address, "sudo rm -f %s" % JOURNAL)
+        if result.returncode != 0:
+            raise SystemExit("could not remove %s on %s: %s" % (JOURNAL, name, result.stderr.strip()))
+
+
+def merged_known_hosts(*texts):
+    """known_hosts lines of several sources, each host once (the first source wins)."""
+    lines, seen = [], set()
+    for text in texts:
+        for line in (text or "").splitlines():
+            if line.strip() and line.split()[0] not in seen:
+                seen.add(line.split()[0])
+                lines.append(line)
+    return "".join(line + "\n" for line in lines)
+
+
+def _plan(settings, key, current, known_hosts_path, known_hosts):
+    """A new journal for the change from the applied record to `current`, or None when nothing runs."""
+    record = choose_record(_read_everywhere(settings, key, current, APPLIED))
+    previous = record["manifest"] if record else None
+    fresh, unreachable = [], []
+    if previous is not None:
+        for name, address in sorted({**current["controlPlane"], **current["workers"]}.items()):
+            probe = _ssh(settings, key, address, "test -e /etc/kubernetes/kubelet.conf")
+            if probe.returncode == 1:
+                fresh.append(name)
+            elif probe.returncode != 0:
+                raise SystemExit("cannot reach %s (%s) over SSH: %s" % (name, address, probe.stderr.strip()))
+        # A leaving worker is reset only when it answers with the key pinned for it when it joined;
+        # one that is gone (or predates pinned keys) is removed without being touched.
+        old_known = record.get("knownHosts", "")
+        with open(known_hosts_path, "w") as out:
+            out.write(merged_known_hosts(known_hosts, old_known))
+        pinned = {line.split()[0].split(",")[0] for line in old_known.splitlines() if line.strip()}
+        for name in removed_workers(previous, current)[0]:
+            address = previous["workers"][name]
+            if address not in pinned:
+                print("erpdc: the record pins no host key for %s (%s); removing it without a reset" % (name, address), flush=True)
+                unreachable.append(name)
+            elif not _answers_ssh(settings, key, address):
+                print("erpdc: %s (%s) does not answer with its pinned host key; removing it without a reset" % (name, address), flush=True)
+                unreachable.append(name)
+    runs = plan_runs(previous, current, fresh, unreachable)
+    if not runs:
+        if record is None or record["manifest"] != current or record.get("knownHosts") != known_hosts:
+            _write_record(settings, key, current, current, known_hosts)
+        return None
+    return {"format": JOURNAL_FORMAT, "startedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "target": current, "runs": runs, "finished": 0,
+            "knownHosts": merged_known_hosts(known_hosts, record.get("knownHosts", "") if record else "")}
 
 
 def main():
     bundle = json.load(sys.stdin)
-    settings, current = bundle["settings"], bundle["manifest"]
+    settings, current, known_hosts = bundle["settings"], bundle["manifest"], bundle["knownHosts"]
     cache = os.path.join(os.path.expanduser("~"), ".cache", "erpdc")
     log_dir = os.path.join(os.path.expanduser("~"), ".local", "state", "erpdc", "logs")
     os.makedirs(log_dir, exist_ok=True)
@@ -318,32 +469,44 @@ def main():
         with open(key, "w") as out:
             out.write(bundle["privateKey"])
         os.chmod(key, 0o600)
+        known_hosts_path = os.path.join(work, "known_hosts")
+        with open(known_hosts_path, "w") as out:
+            out.write(known_hosts)
 
-        previous = _read_record(settings, key, current)
-        fresh = []
-        if previous is not None:
-            for name, address in sorted({**current["controlPlane"], **current["workers"]}.items()):
-                probe = _ssh(settings, key, address, "test -e /etc/kubernetes/kubelet.conf")
-                if probe.returncode == 1:
-                    fresh.append(name)
-                elif probe.returncode != 0:
-                    raise SystemExit("cannot reach %s (%s) over SSH: %s" % (name, address, probe.stderr.strip()))
+        journal = choose_journal(_read_everywhere(settings, key, current, JOURNAL))
         try:
-            runs = plan_runs(previous, current, fresh)
+            if journal is not None and journal["finished"] >= len(journal["runs"]):
+                # Every step had finished; only the record and the cleanup were missing.
+                _write_record(settings, key, current, journal["target"], journal["knownHosts"])
+                _remove_journal(settings, key, current)
+                journal = None
+            if journal is not None:
+                resume_runs(journal, current)  # refuses when the config has moved on
+                print("erpdc: resuming the run started %s: %d of %d step(s) done" % (journal["startedAt"], journal["finished"], len(journal["runs"])), flush=True)
+            else:
+                journal = _plan(settings, key, current, known_hosts_path, known_hosts)
         except PlanError as error:
             raise SystemExit("erpdc: refusing to run Kubespray: %s" % error)
-        if not runs:
+        if journal is None:
             print("erpdc: the cluster already matches; no playbook to run")
             return
+        # The bundle's pins first (the program's current keys), then the journal's for nodes that leave.
+        with open(known_hosts_path, "w") as out:
+            out.write(merged_known_hosts(known_hosts, journal["knownHosts"]))
+        _write_everywhere(settings, key, current, JOURNAL, journal)
         source = _kubespray(settings, cache)
         playbook_bin = _ansible(settings, cache, source)
-        for run in runs:
+        for index in range(journal["finished"], len(journal["runs"])):
+            run = journal["runs"][index]
             if "taint" in run:
                 _taint_control_plane(settings, key, current, run["taint"])
             else:
                 _run_playbook(playbook_bin, source, work, settings, run, log_dir)
-        _write_record(settings, key, current)
-        print("erpdc: applied %s" % ", ".join(_describe(run) for run in runs))
+            journal["finished"] = index + 1
+            _write_everywhere(settings, key, current, JOURNAL, journal)
+        _write_record(settings, key, current, current, known_hosts)
+        _remove_journal(settings, key, current)
+        print("erpdc: applied %s" % ", ".join(_describe(run) for run in journal["runs"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

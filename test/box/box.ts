@@ -105,6 +105,8 @@ export interface BoxOptions {
     /** Default user and private key file for ssh(). */
     readonly sshUser?: string;
     readonly sshKey?: string;
+    /** The box's SSH host key ("ssh-ed25519 AAAA..."): ssh() then accepts no other. Without it, any key. */
+    readonly sshHostKey?: string;
     /** apt in the box goes through 127.0.0.1:3142 to the image's mirror (default true). */
     readonly apt?: boolean;
     /** Box ports made reachable from the host (relay sockets set up before boot; forward() adds more later). */
@@ -146,6 +148,8 @@ export interface SshOptions {
     readonly allowFailure?: boolean;
     /** Default 10 minutes. */
     readonly timeoutMs?: number;
+    /** The host key to insist on for this command (default: BoxOptions.sshHostKey). */
+    readonly hostKey?: string;
 }
 
 export interface StopReport {
@@ -538,15 +542,22 @@ export class Box {
         throw new Error(`SSH did not answer within ${timeoutMs} ms`);
     }
 
-    /** ssh(1) arguments (before the remote command) that reach this box through its relay socket. */
-    sshArgs(user: string, key: string): string[] {
+    /**
+     * ssh(1) arguments (before the remote command) that reach this box through its relay socket.
+     * With a host key, only that key is accepted (a known_hosts of its own); without, any.
+     */
+    sshArgs(user: string, key: string, hostKey?: string): string[] {
         const proxy = `${shellQuote(this.image.socat)} - UNIX-CONNECT:${shellQuote(path.join(this.relayDir, "ssh.sock"))}`;
+        let knownHosts = "/dev/null";
+        if (hostKey !== undefined) {
+            knownHosts = path.join(this.dir, `known_hosts-${crypto.createHash("sha256").update(hostKey).digest("hex").slice(0, 12)}`);
+            fs.writeFileSync(knownHosts, `${this.name} ${hostKey.trim()}\n`);
+        }
         return [
             "-F", "/dev/null",
             "-o", `ProxyCommand=${proxy}`,
-            // cloud-init makes new host keys per instance.
-            "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", `StrictHostKeyChecking=${hostKey === undefined ? "no" : "yes"}`,
+            "-o", `UserKnownHostsFile=${knownHosts}`,
             "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR",
             "-o", "BatchMode=yes",
@@ -575,7 +586,7 @@ export class Box {
                 "/bin/sh", "-c", shellQuote(command),
             ].join(" ");
         }
-        const result = await run("ssh", [...this.sshArgs(user, key), remote], {
+        const result = await run("ssh", [...this.sshArgs(user, key, options.hostKey ?? this.options.sshHostKey), remote], {
             allowFailure: true,
             ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
             timeoutMs: options.timeoutMs ?? 10 * 60_000,

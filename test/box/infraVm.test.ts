@@ -37,6 +37,7 @@ describe("the infra VM provisioned for real in a box", function () {
     let pull: { username: string; password: string };
     let watch: NetworkWatch;
     let push: { username: string; password: string };
+    let hostKey: string;
 
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-infra-box-"));
@@ -52,6 +53,9 @@ describe("the infra VM provisioned for real in a box", function () {
         push = { username: "erpdc", password: String(production.outputs.registryPassword?.value) };
         pull = { username: "erpdc-pull", password: String(production.outputs.registryPullPassword?.value) };
 
+        // The VM's host key reaches it in its own vendor-data snippet, which every connection then pins.
+        const vendorData = String((find(resources, `${VM}-vendor-data`).revealedInputs?.sourceRaw as { data: string }).data);
+        hostKey = String((ready.revealedInputs?.connection as { hostKey: string }).hostKey).trim();
         ca = makeCa(work, [...NAMES, `${VM}.${DOMAIN}`]);
         const rendered = (await production.artifacts.collect()).get(`cloud-init/${VM}/user-data`) as string;
         const { userData, adaptations } = adaptUserData(rendered, { debianMirror: image.mirror.replace(/\/debian\/?$/, ""), caPem: fs.readFileSync(ca.caCert, "utf8") });
@@ -64,9 +68,10 @@ describe("the infra VM provisioned for real in a box", function () {
             image,
             name: `erpdc-${VM}-${process.pid}`,
             hostname: VM,
-            seed: { userData, metaData: `instance-id: ${VM}-box-${process.pid}\nlocal-hostname: ${VM}\n` },
+            seed: { userData, vendorData, metaData: `instance-id: ${VM}-box-${process.pid}\nlocal-hostname: ${VM}\n` },
             sshUser: "erpadmin",
             sshKey: adminKey,
+            sshHostKey: hostKey,
             expose: [443],
         });
         https = await box.forward(443);
@@ -89,7 +94,8 @@ describe("the infra VM provisioned for real in a box", function () {
         }
         const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8"), ca: fs.readFileSync(ca.caCert, "utf8") });
         const started = Date.now();
-        const result = await box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), allowFailure: true, timeoutMs: 10 * 60_000 });
+        assert.equal(command.hostKey?.trim(), hostKey, `${command.name} pins another host key`);
+        const result = await box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), hostKey: command.hostKey as string, allowFailure: true, timeoutMs: 10 * 60_000 });
         report.push({ command: command.name, outcome: `${result.code === 0 ? "ran" : `FAILED (exit ${result.code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s` });
         assert.equal(result.code, 0, `${command.name} failed:\n${result.stdout}${result.stderr}`);
     };
@@ -101,6 +107,15 @@ describe("the infra VM provisioned for real in a box", function () {
         const warnings = log.split("\n").filter((line) => / (WARNING|ERROR) /.test(line));
         assert.deepEqual(warnings, [], `cloud-init warned:\n${warnings.join("\n")}`);
         assert.equal((await box.ssh("id -nG")).stdout.trim().split(" ").includes("sudo"), true);
+        // cloud-init put the program's host key in place of the image's (vendor-data), and no other:
+        // this ssh insisted on it, and a client pinning another key is turned away.
+        assert.equal((await box.exec("cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim().split(" ").slice(0, 2).join(" "), hostKey.split(" ").slice(0, 2).join(" "));
+        assert.deepEqual((await box.exec("ls /etc/ssh")).stdout.split("\n").filter((file) => file.startsWith("ssh_host_")).sort(), ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
+        const otherKey = path.join(work, "other_host_key");
+        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey]);
+        const refused = await box.ssh("true", { hostKey: fs.readFileSync(`${otherKey}.pub`, "utf8").trim(), allowFailure: true, timeoutMs: 60_000 });
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
         // What the first boot tried to reach: every name looked up and every connection attempted.
         const seen = watch.report();
         console.log(`      first boot: names looked up: ${seen.lookups.join(", ") || "none"}`);

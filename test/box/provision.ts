@@ -66,6 +66,8 @@ export interface VmCommand {
     readonly name: string;
     readonly create: string;
     readonly stdin?: string;
+    /** The host key the command's connection pins (connection.hostKey). */
+    readonly hostKey?: string;
     /** Names of the VM's other commands it waits for. */
     readonly after: readonly string[];
 }
@@ -89,6 +91,7 @@ export function commandsFor(resources: readonly RecordedResource[], address: str
     const commands = remote.map((r) => ({
         name: r.name,
         create: String(r.revealedInputs?.create),
+        ...((r.revealedInputs?.connection as { hostKey?: string }).hostKey === undefined ? {} : { hostKey: String((r.revealedInputs?.connection as { hostKey: string }).hostKey) }),
         ...(r.revealedInputs?.stdin === undefined ? {} : { stdin: String(r.revealedInputs.stdin) }),
         after: dependsOn(r),
     }));

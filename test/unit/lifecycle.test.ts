@@ -8,7 +8,7 @@ import { find, runStackFile } from "../helpers";
 import { blastRadius, type BlastRadius } from "../lifecycle";
 
 type Doc = Record<string, any>;
-const VM_FILES = (vm: string) => [`${vm}-meta-data`, `${vm}-network-config`, `${vm}-user-data`];
+const VM_FILES = (vm: string) => [`${vm}-host-key`, `${vm}-meta-data`, `${vm}-network-config`, `${vm}-user-data`, `${vm}-vendor-data`];
 const VMS = ["infra1", "k8s-control1", "k8s-control2", "k8s-control3", "k8s-worker1", "k8s-worker2", "k8s-worker3"];
 const workers = (...addresses: string[]) => (d: Doc) => Object.assign(d["erpdc:vms"].workers, { count: addresses.length, addresses });
 
@@ -29,8 +29,9 @@ const TABLE: Row[] = [
         change: workers("10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"),
         expect: {
             created: ["ha-k8s-worker4", "k8s-worker4", "k8s-worker4-ca", ...VM_FILES("k8s-worker4"), "k8s-worker4-ready"].sort(),
-            updated: ["infra1-zone", "kubespray"],
-            replaced: ["kubeconfig"],
+            updated: ["infra1-zone"],
+            // Every change runs Kubespray as a new resource (cluster/index.ts: runOnEveryChange).
+            replaced: ["kubeconfig", "kubespray"],
             deleted: [],
             commandsRun: ["infra1-zone", "k8s-worker4-ca", "k8s-worker4-ready", "kubeconfig", "kubespray"],
         },
@@ -40,21 +41,27 @@ const TABLE: Row[] = [
         change: workers("10.0.0.21", "10.0.0.22"),
         expect: {
             created: [],
-            updated: ["erp-production-workers-apart-1", "infra1-zone", "kubespray"],
-            replaced: ["kubeconfig"],
+            updated: ["erp-production-workers-apart-1", "infra1-zone"],
+            replaced: ["kubeconfig", "kubespray"],
             deleted: ["ha-k8s-worker3", "k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
             commandsRun: ["infra1-zone", "kubeconfig", "kubespray"],
         },
     },
     {
-        // Names follow positions today: dropping the middle address re-points k8s-worker2 at
-        // k8s-worker3's address and deletes k8s-worker3's VM. The README says to remove the last one.
-        edit: "remove a middle worker (unsafe: names follow positions)",
-        change: workers("10.0.0.21", "10.0.0.23"),
+        edit: "name the workers in a map (the names they have)",
+        change: (d) => (d["erpdc:vms"].workers.addresses = { "k8s-worker1": "10.0.0.21", "k8s-worker2": "10.0.0.22", "k8s-worker3": "10.0.0.23" }),
+        expect: NOTHING,
+    },
+    {
+        // Named in a map, the others keep their names, IDs, addresses and hosts: only k8s-worker2 goes.
+        edit: "remove a middle worker (named in a map)",
+        change: (d) => Object.assign(d["erpdc:vms"].workers, { count: 2, addresses: { "k8s-worker1": "10.0.0.21", "k8s-worker3": "10.0.0.23" } }),
         expect: {
-            updated: ["erp-production-workers-apart-1", "infra1-zone", "k8s-worker2", "k8s-worker2-ca", "k8s-worker2-ready", "kubespray"],
-            replaced: ["k8s-worker2-network-config", "kubeconfig"],
-            deleted: ["ha-k8s-worker3", "k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
+            created: [],
+            updated: ["erp-production-workers-apart-1", "infra1-zone"],
+            replaced: ["kubeconfig", "kubespray"],
+            deleted: ["ha-k8s-worker2", "k8s-worker2", "k8s-worker2-ca", ...VM_FILES("k8s-worker2"), "k8s-worker2-ready"].sort(),
+            commandsRun: ["infra1-zone", "kubeconfig", "kubespray"],
         },
     },
     {

@@ -43,6 +43,7 @@ describe("chart publishing against the infra services on 127.0.0.1", function ()
             CHARTS_ROOT: infra.chartsRoot,
             INFRA_HOST: "127.0.0.1",
             INFRA_SSH_PORT: String(infra.ports.ssh),
+            INFRA_HOST_KEY: fs.readFileSync(path.join(infra.work, "ssh", "host_key.pub"), "utf8").trim(),
             ADMIN_USER: "root",
             SSH_KEY: fs.readFileSync(infra.sshKey, "utf8"),
         };
@@ -94,6 +95,18 @@ describe("chart publishing against the infra services on 127.0.0.1", function ()
             () => run("/bin/bash", ["-c", script], { cwd: ROOT, env: { ...env, CHART_DIR: copy } }),
             /already published with other content; a version is immutable/,
         );
+    });
+
+    it("copies to the chart host only when it shows the host key the program pinned", () => {
+        const other = path.join(fs.mkdtempSync(path.join(infra.work, "other-key-")), "key");
+        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+        const index = path.join(infra.chartsRoot, "index.yaml");
+        const before = fs.statSync(index).mtimeMs;
+        assert.throws(
+            () => run("/bin/bash", ["-c", script], { cwd: ROOT, env: { ...env, INFRA_HOST_KEY: fs.readFileSync(`${other}.pub`, "utf8").trim() } }),
+            /Host key verification failed/,
+        );
+        assert.equal(fs.statSync(index).mtimeMs, before, "nothing was copied to a host with another key");
     });
 });
 

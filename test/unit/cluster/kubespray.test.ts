@@ -143,8 +143,8 @@ function callRunner(call: string, refusal: string, data: unknown): { result?: an
     return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(data), encoding: "utf8", env }));
 }
 
-function plan(previous: Manifest | null, current: Manifest, fresh: string[] = []): { runs?: any[]; error?: string } {
-    const { result, error } = callRunner("kubespray_run.plan_runs(data['previous'], data['current'], data['fresh'])", "kubespray_run.PlanError", { previous, current, fresh });
+function plan(previous: Manifest | null, current: Manifest, fresh: string[] = [], unreachable: string[] = []): { runs?: any[]; error?: string } {
+    const { result, error } = callRunner("kubespray_run.plan_runs(data['previous'], data['current'], data['fresh'], data['unreachable'])", "kubespray_run.PlanError", { previous, current, fresh, unreachable });
     return error === undefined ? { runs: result } : { error };
 }
 const playbooks = (result: { runs?: any[] }) =>
@@ -161,6 +161,7 @@ describe("lifecycle: which playbook runs for which change", () => {
         ["a worker added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4", null]]],
         ["two workers added", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24", "10.0.0.25"]), [["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker4,k8s-worker5", null]]],
         ["a worker removed", base, withWorkers(["10.0.0.21", "10.0.0.22"]), [["remove-node.yml", null, "k8s-worker3"]]],
+        ["the middle worker removed (workers named in a map)", base, edited((raw) => Object.assign(raw.vms.workers, { count: 2, addresses: { "k8s-worker1": "10.0.0.21", "k8s-worker3": "10.0.0.23" } })), [["remove-node.yml", null, "k8s-worker2"]]],
         ["a worker moved to another address", base, withWorkers(["10.0.0.21", "10.0.0.22", "10.0.0.53"]), [["remove-node.yml", null, "k8s-worker3"], ["playbooks/facts.yml", null, null], ["scale.yml", "k8s-worker3", null]]],
         ["a patch upgrade of Kubernetes", edited((raw) => (raw.kubernetes.kubeVersion = "1.32.4")), base, [["upgrade-cluster.yml", null, null]]],
         ["the next Kubespray release", { ...base, kubesprayVersion: "v2.27.0", kubeVersion: "1.31.4" }, base, [["upgrade-cluster.yml", null, null]]],
@@ -201,6 +202,19 @@ describe("lifecycle: which playbook runs for which change", () => {
         assert.match(plan(base, grown, ["k8s-control4"]).error ?? "", /manual procedure/);
     });
 
+    it("removes a worker that does not answer without resetting it (Kubespray's path for nodes not online), and resets one that answers", () => {
+        const twoGone = withWorkers(["10.0.0.21"]);
+        const result = plan(base, twoGone, [], ["k8s-worker3"]);
+        assert.deepEqual(
+            result.runs?.map((run) => run.extraVars),
+            [
+                { node: "k8s-worker2", skip_confirmation: "yes" },
+                { node: "k8s-worker3", skip_confirmation: "yes", reset_nodes: "false", allow_ungraceful_removal: "true" },
+            ],
+        );
+        assert.deepEqual(result.runs?.[1].removedHosts, { "k8s-worker3": "10.0.0.23" });
+    });
+
     it("gives remove-node the removed worker's address, which the new inventory no longer has", () => {
         const result = plan(base, withWorkers(["10.0.0.21", "10.0.0.22"]));
         assert.deepEqual(result.runs?.[0].removedHosts, { "k8s-worker3": "10.0.0.23" });
@@ -223,9 +237,9 @@ describe("lifecycle: which playbook runs for which change", () => {
 });
 
 // The record of the last applied manifest, read from every control-plane node.
-function chooseRecord(answers: Record<string, [number, string]>): { manifest?: unknown; error?: string } {
+function chooseRecord(answers: Record<string, [number, string]>): { manifest?: unknown; knownHosts?: string; error?: string } {
     const { result, error } = callRunner("kubespray_run.choose_record({node: tuple(answer) for node, answer in data.items()})", "SystemExit", answers);
-    return error === undefined ? { manifest: result } : { error };
+    return error !== undefined ? { error } : result === null ? { manifest: null } : { manifest: result.manifest, ...(result.knownHosts ? { knownHosts: result.knownHosts } : {}) };
 }
 
 describe("the applied record: no record is not the same as no answer", () => {
@@ -245,6 +259,59 @@ describe("the applied record: no record is not the same as no answer", () => {
         assert.deepEqual(chooseRecord({ "k8s-control1": [3, ""], "k8s-control2": [0, record("2026-11-20T10:00:00Z", "1.32.4")] }), { manifest: { kubeVersion: "1.32.4" } });
         assert.deepEqual(chooseRecord({ "k8s-control1": [0, record("2026-11-20T10:00:00Z", "1.32.4")], "k8s-control2": [0, record("2026-11-21T10:00:00Z", "1.32.5")] }), { manifest: { kubeVersion: "1.32.5" } });
         assert.deepEqual(chooseRecord({ "k8s-control1": [0, JSON.stringify(manifest)] }), { manifest });
-        assert.match(chooseRecord({ "k8s-control1": [0, JSON.stringify({ format: 2, appliedAt: "", manifest })] }).error ?? "", /newer format/);
+        assert.match(chooseRecord({ "k8s-control1": [0, JSON.stringify({ format: 3, appliedAt: "", manifest })] }).error ?? "", /newer format/);
+    });
+
+    it("keeps the nodes' pinned host keys with the record, for the workers that leave later", () => {
+        const knownHosts = "10.0.0.23,k8s-worker3,k8s-worker3.erp.uno ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n";
+        assert.deepEqual(chooseRecord({ "k8s-control1": [0, JSON.stringify({ format: 2, appliedAt: "2026-11-22T10:00:00Z", manifest, knownHosts })] }), { manifest, knownHosts });
+    });
+});
+
+// The journal of a run in progress, on every control-plane node: resumed, or refused when the config moved on.
+describe("the run journal: a run that stopped midway is finished, or refused", () => {
+    const base = manifest(clusterPlan("production"));
+    const older = { ...base, kubeVersion: "1.32.4" };
+    const upgradeWithWorker = plan(older, { ...base, workers: { ...base.workers, "k8s-worker4": "10.0.0.24" } }).runs as any[];
+    const journal = (target: Manifest, finished: number, startedAt = "2026-11-22T10:00:00Z") => ({ format: 1, startedAt, target, runs: upgradeWithWorker, finished, knownHosts: "" });
+    const target = { ...base, workers: { ...base.workers, "k8s-worker4": "10.0.0.24" } };
+    const resume = (j: unknown, current: Manifest) => {
+        const { result, error } = callRunner("kubespray_run.resume_runs(data['journal'], data['current'])", "kubespray_run.PlanError", { journal: j, current });
+        return error === undefined ? { runs: result as any[] } : { error };
+    };
+    const chooseJournal = (answers: Record<string, [number, string]>) => callRunner("kubespray_run.choose_journal({node: tuple(answer) for node, answer in data.items()})", "SystemExit", answers);
+
+    it("is a plan of three steps here: the upgrade, the facts, the new worker", () => {
+        assert.deepEqual(upgradeWithWorker.map((run) => run.playbook), ["upgrade-cluster.yml", "playbooks/facts.yml", "scale.yml"]);
+    });
+
+    it("resumes with the steps not yet finished when the config still asks for the run's target", () => {
+        assert.deepEqual(resume(journal(target, 1), target).runs?.map((run) => run.playbook), ["playbooks/facts.yml", "scale.yml"]);
+        assert.deepEqual(resume(journal(target, 0), target).runs?.map((run) => run.playbook), ["upgrade-cluster.yml", "playbooks/facts.yml", "scale.yml"]);
+    });
+
+    it("refuses a reverted config after a partial upgrade, naming what differs and how to finish", () => {
+        const { error } = resume(journal(target, 1), older);
+        assert.match(error ?? "", /stopped after upgrade-cluster\.yml, before playbooks\/facts\.yml, scale\.yml, so the cluster is partly changed/);
+        assert.match(error ?? "", /kubernetes\.kubeVersion \(the run's "1\.32\.5", now "1\.32\.4"\)/);
+        assert.match(error ?? "", /the workers \(the run's .*k8s-worker4.*, now .*\)/);
+        assert.match(error ?? "", /Set those keys back to the run's values and run pulumi up again/);
+    });
+
+    it("ignores the list of known Kubespray tags, which is not part of a run's target", () => {
+        assert.equal(resume(journal(target, 1), { ...target, kubesprayReleases: [...target.kubesprayReleases, "v2.29.0"] }).error, undefined);
+    });
+
+    it("reads the newest journal, finds none when every node says so, and stops when a node cannot be read", () => {
+        const text = (finished: number, startedAt?: string) => JSON.stringify(journal(target, finished, startedAt));
+        assert.equal(chooseJournal({ "k8s-control1": [3, ""], "k8s-control2": [3, ""] }).result, null);
+        assert.equal(chooseJournal({ "k8s-control1": [0, text(1)], "k8s-control2": [0, text(2)] }).result.finished, 2);
+        assert.equal(chooseJournal({ "k8s-control1": [0, text(2)], "k8s-control2": [0, text(0, "2026-11-22T11:00:00Z")] }).result.startedAt, "2026-11-22T11:00:00Z");
+        assert.match(chooseJournal({ "k8s-control1": [3, ""], "k8s-control2": [255, "ssh: connect to host 10.0.0.12 port 22: No route to host"] }).error ?? "", /could not read the run journal on k8s-control2/);
+    });
+
+    it("merges known_hosts so that a leaving worker keeps the key it joined with", () => {
+        const { result } = callRunner("kubespray_run.merged_known_hosts(*data)", "SystemExit", ["10.0.0.21,k8s-worker1 ssh-ed25519 AAAA1\n", "10.0.0.21,k8s-worker1 ssh-ed25519 OLD\n10.0.0.23,k8s-worker3 ssh-ed25519 AAAA3\n"]);
+        assert.equal(result, "10.0.0.21,k8s-worker1 ssh-ed25519 AAAA1\n10.0.0.23,k8s-worker3 ssh-ed25519 AAAA3\n");
     });
 });

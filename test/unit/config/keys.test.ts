@@ -133,7 +133,7 @@ const EDITS: Record<string, KeyEdit> = {
         // The tarball's URL names the release, so both change together.
     "kubernetes.kubesprayVersion": {
         base: set("kubernetes.kubeVersion", "1.31.4"),
-        edit: (d) => Object.assign(at(d, "kubernetes"), { kubesprayVersion: "v2.27.0", kubespraySource: { url: "http://10.0.0.2/files/kubespray/kubespray-2.27.0.tar.gz" } }),
+        edit: (d) => Object.assign(at(d, "kubernetes"), { kubesprayVersion: "v2.27.0", kubespraySource: { url: "http://10.0.0.2/files/kubespray/kubespray-2.27.0.tar.gz", sha256: "b5a5d50b3b23551ffc3eb9c18102c7948d32e87efe313161f09ce20c4435e442" } }),
     },
     "kubernetes.kubeVersion": { edit: set("kubernetes.kubeVersion", "1.32.4") },
     "kubernetes.ansibleCoreVersion": { edit: set("kubernetes.ansibleCoreVersion", "2.16.15") },

@@ -123,6 +123,24 @@ describe("placement", () => {
             );
         });
 
+        it("never moves another VM when one is removed from the middle of a role (a vacant slot)", () => {
+            fc.assert(
+                fc.property(topology, fc.constantFrom(...ROLES), fc.nat(), (t, shrunk, pick) => {
+                    fc.pre(t.counts[shrunk] >= 2 && t.counts.controlPlane <= t.hostMemory.length);
+                    const { hosts: pool, vms: before } = build(t);
+                    const ofRole = before.filter((vm) => vm.role === shrunk);
+                    const removed = ofRole[pick % (ofRole.length - 1)] as PlacementVm; // never the last: that is plain shrinking
+                    const after = before.map((vm) => (vm === removed ? { ...vm, vacant: true } : vm));
+                    const old = placeVms(pool, before, rules([]));
+                    const next = placeVms(pool, after, rules([]));
+                    assert.equal(next.has(removed.name), false, "a vacant slot is not placed");
+                    for (const [vm, host] of old) {
+                        if (vm !== removed.name) assert.equal(next.get(vm), host, `${vm} moved when ${removed.name} was removed`);
+                    }
+                }),
+            );
+        });
+
         it("makes every anti-affinity set hold at most one VM per host", () => {
             fc.assert(
                 fc.property(topology, (t) => {

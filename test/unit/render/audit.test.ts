@@ -48,4 +48,13 @@ describe("air-gap audit", () => {
         assert.equal(mirrors.images.filter((image) => image.includes("/erpuno/")).length, 31);
         assert.ok(mirrors.charts.some((chart) => chart.startsWith("argo-cd 7.7.11")));
     });
+
+    it("lists the pinned files as SHA256SUMS lines the mirror can be checked with, the stack file's pins among them", async () => {
+        const { files } = await renderStack("production");
+        const stackFile = stackDocument("production") as Record<string, any>;
+        const sums = mirrorList(plannedStack("production"), files).sha256sums;
+        for (const line of sums) assert.match(line, /^[0-9a-f]{64} {2}\S+$/);
+        assert.ok(sums.includes(`${stackFile["erpdc:kubernetes"].kubespraySource.sha256}  files/kubespray/kubespray-2.28.0.tar.gz`));
+        assert.ok(sums.includes(`${stackFile["erpdc:image"].checksum}  files/cloud-images/noble/2026-07-26/noble-server-cloudimg-amd64.img`));
+    });
 });

@@ -1,0 +1,309 @@
+// The Kubespray runner end to end (cluster/files/kubespray_run.py, main), in a network namespace the
+// test creates. Three sshd stand in for a control-plane node and two workers at 127.0.0.11, .21 and
+// .22 of the namespace's loopback, each in a mount namespace of its own with its own /etc/erpdc (a
+// tmpfs), where the runner keeps its record and journal, and its own /etc/kubernetes. A web server in the namespace serves the
+// Kubespray tarball and the package index. The runner, its ssh and Debian's Ansible are real; what
+// stands in: Kubespray is five small playbooks that log what ran (and fail on request), with
+// Kubespray's own ansible.cfg settings that turn host key checking off; "ansible-core" is a wheel
+// whose ansible-playbook runs Debian's.
+import { strict as assert } from "assert";
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import YAML from "yaml";
+import { ROOT } from "../../../render/stackConfig";
+import { run } from "../support";
+
+/** Debian's Python builds the stand-in wheel (setuptools, wheel) and serves the files. */
+const PYTHON = "/usr/bin/python3";
+/**
+ * The runner runs as `python3` from the PATH, as the command resource runs it. It needs tarfile's
+ * data filter (3.11.4 and later; noble's 3.12 has it): the machine's python3 has it, Debian 12's
+ * /usr/bin/python3 (3.11.2) has not.
+ */
+const RUNNER_PYTHON = "python3";
+const RUNNER = path.join(ROOT, "cluster", "files", "kubespray_run.py");
+const STATE_DIR = "/etc/erpdc";
+/** Where a joined node has its kubelet.conf, which the runner probes to tell joined nodes from fresh ones. */
+const KUBE_DIR = "/etc/kubernetes";
+const NODES = { "k8s-control1": "127.0.0.11", "k8s-worker1": "127.0.0.21", "k8s-worker2": "127.0.0.22" } as const;
+type NodeName = keyof typeof NODES;
+const WEB = "127.0.0.1:8080";
+
+describe("the Kubespray runner against sshd nodes in a network namespace", function () {
+    this.timeout(300000);
+    let work: string;
+    let holder: ChildProcess;
+    const createdDirs: string[] = [];
+    const sshd = new Map<NodeName, ChildProcess>();
+    let web: ChildProcess;
+    let adminKey: string;
+    let tarballSha256: string;
+    const hostKeys = new Map<NodeName, string>();
+    const log = () => (fs.existsSync(path.join(work, "playbooks.log")) ? fs.readFileSync(path.join(work, "playbooks.log"), "utf8").trim().split("\n") : []);
+
+    /** A command inside the namespace (nsenter execs it in place: the child's PID is the command's). */
+    const inNamespace = (command: string[], options: Parameters<typeof spawn>[2] = {}) =>
+        spawn("nsenter", ["-t", String(holder.pid), "-n", "--", ...command], { stdio: "ignore", ...options });
+
+    const startNode = async (name: NodeName) => {
+        const dir = path.join(work, name);
+        const config = path.join(dir, "sshd_config");
+        fs.writeFileSync(
+            config,
+            [
+                `ListenAddress ${NODES[name]}:22`,
+                `HostKey ${path.join(dir, "host_key")}`,
+                `AuthorizedKeysFile ${path.join(work, "authorized_keys")}`,
+                `PidFile ${path.join(dir, "sshd.pid")}`,
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                "",
+            ].join("\n"),
+        );
+        // A mount namespace per node: its /etc/erpdc is its own, and nothing reaches the host's /etc.
+        const child = inNamespace([
+            "unshare", "-m", "--propagation", "private", "--",
+            "/bin/sh", "-c", `mount -t tmpfs -o mode=0755 tmpfs ${STATE_DIR} && mount -t tmpfs -o mode=0755 tmpfs ${KUBE_DIR} && exec /usr/sbin/sshd -D -e -f ${config}`,
+        ], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "sshd.log"), "a")] });
+        sshd.set(name, child);
+        await waitInNamespace(NODES[name], 22);
+    };
+
+    const stopNode = async (name: NodeName) => {
+        const child = sshd.get(name);
+        if (child && child.exitCode === null) {
+            const exited = new Promise((resolve) => child.once("exit", resolve));
+            child.kill("SIGTERM");
+            await exited;
+        }
+    };
+
+    /** The file as the node sees it in its own /etc/erpdc, or undefined. */
+    const nodeFile = (name: NodeName, file: string): string | undefined => {
+        const result = spawnSync("nsenter", ["-t", String(sshd.get(name)?.pid), "-m", "--", "cat", path.join(STATE_DIR, file)], { encoding: "utf8" });
+        return result.status === 0 ? result.stdout : undefined;
+    };
+
+    const waitInNamespace = async (address: string, port: number) => {
+        const probe = `import socket,sys\ntry:\n  socket.create_connection((${JSON.stringify(address)}, ${port}), 1).close()\nexcept OSError:\n  sys.exit(1)`;
+        for (let attempt = 0; attempt < 100; attempt++) {
+            if (spawnSync("nsenter", ["-t", String(holder.pid), "-n", "--", PYTHON, "-c", probe]).status === 0) return;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`nothing listens on ${address}:${port} in the namespace`);
+    };
+
+    const manifest = (kubeVersion: string, workers: NodeName[]) => ({
+        kubesprayVersion: "v2.28.0",
+        kubesprayReleases: ["v2.26.0", "v2.27.0", "v2.28.0"],
+        kubeVersion,
+        varsHash: "0".repeat(64),
+        controlPlane: { "k8s-control1": NODES["k8s-control1"] },
+        workers: Object.fromEntries(workers.map((name) => [name, NODES[name]])),
+        controlPlaneSchedulable: false,
+    });
+
+    const bundle = (target: ReturnType<typeof manifest>, keys: Map<NodeName, string> = hostKeys) => {
+        const nodes = ["k8s-control1", ...Object.keys(target.workers)] as NodeName[];
+        const inventory = {
+            all: {
+                hosts: Object.fromEntries(nodes.map((name) => [name, { ansible_host: NODES[name] }])),
+                children: {
+                    kube_control_plane: { hosts: { "k8s-control1": null } },
+                    kube_node: { hosts: Object.fromEntries(Object.keys(target.workers).map((name) => [name, null])) },
+                },
+            },
+        };
+        return JSON.stringify({
+            files: { "hosts.yaml": YAML.stringify(inventory) },
+            privateKey: fs.readFileSync(adminKey, "utf8"),
+            knownHosts: nodes.map((name) => `${NODES[name]},${name} ${keys.get(name)}\n`).join(""),
+            manifest: target,
+            settings: {
+                adminUser: "root",
+                kubesprayVersion: "v2.28.0",
+                kubesprayUrl: `http://${WEB}/kubespray-2.28.0.tar.gz`,
+                kubespraySha256: tarballSha256,
+                ansibleCore: "2.16.14",
+                pythonIndexUrl: `http://${WEB}/simple/`,
+            },
+        });
+    };
+
+    /** One run of the runner, as the command resource runs it: the bundle on stdin. */
+    const runRunner = (input: string, env: Record<string, string> = {}) => {
+        const result = spawnSync("nsenter", ["-t", String(holder.pid), "-n", "--", RUNNER_PYTHON, RUNNER], {
+            input,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(work, "home"), PYTHONDONTWRITEBYTECODE: "1", ERPDC_TEST_LOG: path.join(work, "playbooks.log"), ...env },
+            timeout: 240000,
+        });
+        return { code: result.status, output: `${result.stdout}${result.stderr}` };
+    };
+
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-runner-"));
+        fs.mkdirSync(path.join(work, "home"));
+        for (const dir of [STATE_DIR, KUBE_DIR]) {
+            if (!fs.existsSync(dir)) {
+                fs.mkdirSync(dir);
+                createdDirs.push(dir); // only a mount point: each node mounts its own tmpfs on it
+            }
+        }
+        holder = spawn("unshare", ["--net", "sleep", "infinity"], { stdio: "ignore" });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        run("nsenter", ["-t", String(holder.pid), "-n", "--", "ip", "link", "set", "lo", "up"]);
+
+        adminKey = path.join(work, "id_admin");
+        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", adminKey]);
+        fs.copyFileSync(`${adminKey}.pub`, path.join(work, "authorized_keys"));
+        fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+        for (const name of Object.keys(NODES) as NodeName[]) {
+            fs.mkdirSync(path.join(work, name));
+            run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(work, name, "host_key")]);
+            hostKeys.set(name, fs.readFileSync(path.join(work, name, "host_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" "));
+            await startNode(name);
+        }
+
+        // The stand-in Kubespray: each playbook logs its name, limit and removal settings on the
+        // controller, touches its hosts over SSH, and fails when ERPDC_TEST_FAIL names it.
+        const www = path.join(work, "www");
+        const source = path.join(work, "kubespray-2.28.0");
+        fs.mkdirSync(path.join(source, "playbooks"), { recursive: true });
+        // Kubespray's own settings that turn host key checking off (ansible.cfg at v2.28.0): the runner must override them.
+        fs.writeFileSync(path.join(source, "ansible.cfg"), "[defaults]\nhost_key_checking = False\n[ssh_connection]\nssh_args = -o UserKnownHostsFile=/dev/null\n");
+        fs.writeFileSync(path.join(source, "requirements.txt"), "");
+        // The log and the failure run once on the controller, within the play of the playbook's hosts,
+        // so that --limit (scale.yml) keeps them.
+        const controller = (name: string) => [
+            { name: "log", "ansible.builtin.shell": `echo "${name} limit={{ ansible_limit | default('') }} node={{ node | default('') }} reset_nodes={{ reset_nodes | default('') }}" >> "$ERPDC_TEST_LOG"`, delegate_to: "localhost", run_once: true, become: false },
+            { name: "fail on request", "ansible.builtin.fail": { msg: "told to fail" }, when: `lookup('env', 'ERPDC_TEST_FAIL') == '${name}'`, run_once: true },
+        ];
+        const onHosts = (joins: boolean) => [
+            { name: "reach the host", "ansible.builtin.command": "true" },
+            // What Kubespray leaves on a node it joined, and the runner looks for.
+            ...(joins ? [{ name: "join", "ansible.builtin.file": { path: `${KUBE_DIR}/kubelet.conf`, state: "touch" } }] : []),
+        ];
+        for (const name of ["cluster.yml", "upgrade-cluster.yml", "scale.yml", "playbooks/facts.yml"]) {
+            const joins = name === "cluster.yml" || name === "scale.yml";
+            fs.writeFileSync(path.join(source, name), YAML.stringify([{ hosts: "all", gather_facts: false, tasks: [...controller(name), ...onHosts(joins)] }]));
+        }
+        // remove-node touches the node only when it is reset (reset_nodes=false: Kubespray leaves it alone).
+        fs.writeFileSync(
+            path.join(source, "remove-node.yml"),
+            YAML.stringify([
+                { hosts: "localhost", gather_facts: false, tasks: controller("remove-node.yml") },
+                { hosts: "{{ node if (reset_nodes | default(true) | bool) else 'none' }}", gather_facts: false, tasks: onHosts(false) },
+            ]),
+        );
+        fs.mkdirSync(www);
+        run("tar", ["-czf", path.join(www, "kubespray-2.28.0.tar.gz"), "-C", work, "kubespray-2.28.0"]);
+        tarballSha256 = createHash("sha256").update(fs.readFileSync(path.join(www, "kubespray-2.28.0.tar.gz"))).digest("hex");
+
+        // The stand-in ansible-core: its ansible-playbook runs Debian's.
+        const project = path.join(work, "standin");
+        fs.mkdirSync(path.join(project, "ansible_standin"), { recursive: true });
+        fs.writeFileSync(path.join(project, "ansible_standin", "__init__.py"), 'import os, sys\ndef main():\n    os.execv("/usr/bin/ansible-playbook", ["ansible-playbook", *sys.argv[1:]])\n');
+        fs.writeFileSync(path.join(project, "setup.py"), 'from setuptools import setup\nsetup(name="ansible-core", version="2.16.14", packages=["ansible_standin"], entry_points={"console_scripts": ["ansible-playbook=ansible_standin:main"]})\n');
+        const wheels = path.join(www, "simple", "ansible-core");
+        run(PYTHON, ["setup.py", "-q", "bdist_wheel", "-d", wheels], { cwd: project });
+        const wheel = fs.readdirSync(wheels).find((file) => file.endsWith(".whl")) as string;
+        fs.writeFileSync(path.join(www, "simple", "index.html"), '<a href="ansible-core/">ansible-core</a>\n');
+        fs.writeFileSync(path.join(wheels, "index.html"), `<a href="${wheel}">${wheel}</a>\n`);
+        web = inNamespace([PYTHON, "-m", "http.server", "--bind", "127.0.0.1", "--directory", www, "8080"]);
+        await waitInNamespace("127.0.0.1", 8080);
+    });
+
+    after(async () => {
+        // Ansible's ssh masters (ControlPersist) live on in the namespace: end everything in it.
+        const namespace = fs.readlinkSync(`/proc/${holder.pid}/ns/net`);
+        for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+            try {
+                if (Number(pid) !== holder.pid && fs.readlinkSync(`/proc/${pid}/ns/net`) === namespace) process.kill(Number(pid), "SIGKILL");
+            } catch {
+                // the process is gone already
+            }
+        }
+        holder.kill("SIGKILL");
+        web?.kill("SIGKILL");
+        for (const dir of createdDirs) fs.rmdirSync(dir);
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("stops before touching a node that shows another host key than the pinned one: Ansible, too, checks the pins", () => {
+        const wrong = new Map(hostKeys);
+        wrong.set("k8s-worker1", hostKeys.get("k8s-worker2") as string);
+        const result = runRunner(bundle(manifest("1.32.5", ["k8s-worker1"]), wrong));
+        assert.notEqual(result.code, 0, result.output);
+        assert.match(result.output, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+        assert.match(result.output, /cluster\.yml failed/);
+        assert.equal(nodeFile("k8s-control1", "kubespray-applied.json"), undefined, "no record of a run that failed");
+        assert.equal(JSON.parse(nodeFile("k8s-control1", "kubespray-journal.json") ?? "{}").finished, 0);
+    });
+
+    it("finishes that run once the keys are right: cluster.yml, then the record with the pinned keys, and no journal", () => {
+        const result = runRunner(bundle(manifest("1.32.5", ["k8s-worker1"])));
+        assert.equal(result.code, 0, result.output);
+        assert.match(result.output, /resuming the run started .*: 0 of 1 step\(s\) done/);
+        assert.deepEqual(log().slice(-1), ["cluster.yml limit= node= reset_nodes="]);
+        const record = JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string);
+        assert.equal(record.format, 2);
+        assert.equal(record.manifest.kubeVersion, "1.32.5");
+        assert.ok(record.knownHosts.split("\n").includes(`127.0.0.21,k8s-worker1 ${hostKeys.get("k8s-worker1")}`), record.knownHosts);
+        assert.equal(nodeFile("k8s-control1", "kubespray-journal.json"), undefined);
+    });
+
+    it("runs nothing when nothing changed", () => {
+        const before = log().length;
+        const result = runRunner(bundle(manifest("1.32.5", ["k8s-worker1"])));
+        assert.equal(result.code, 0, result.output);
+        assert.match(result.output, /the cluster already matches; no playbook to run/);
+        assert.equal(log().length, before);
+    });
+
+    it("stops at a step that fails and leaves a journal of the steps that finished", () => {
+        const before = log().length;
+        const result = runRunner(bundle(manifest("1.32.6", ["k8s-worker1", "k8s-worker2"])), { ERPDC_TEST_FAIL: "scale.yml" });
+        assert.notEqual(result.code, 0, result.output);
+        assert.deepEqual(log().slice(before).map((line) => line.split(" ")[0]), ["upgrade-cluster.yml", "playbooks/facts.yml", "scale.yml"]);
+        const journal = JSON.parse(nodeFile("k8s-control1", "kubespray-journal.json") as string);
+        assert.deepEqual(journal.runs.map((r: { playbook: string }) => r.playbook), ["upgrade-cluster.yml", "playbooks/facts.yml", "scale.yml"]);
+        assert.equal(journal.finished, 2);
+        assert.equal(JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string).manifest.kubeVersion, "1.32.5", "the record still says where the last finished run left the cluster");
+    });
+
+    it("refuses the config set back while that run is unfinished, and runs nothing", () => {
+        const before = log().length;
+        const result = runRunner(bundle(manifest("1.32.5", ["k8s-worker1"])));
+        assert.notEqual(result.code, 0, result.output);
+        assert.match(result.output, /refusing to run Kubespray: the Kubespray run started .* stopped after upgrade-cluster\.yml, playbooks\/facts\.yml, before scale\.yml/);
+        assert.match(result.output, /kubernetes\.kubeVersion \(the run's "1\.32\.6", now "1\.32\.5"\)/);
+        assert.equal(log().length, before);
+    });
+
+    it("resumes at the unfinished step when the config asks for the run's target again, then records it", () => {
+        const before = log().length;
+        const result = runRunner(bundle(manifest("1.32.6", ["k8s-worker1", "k8s-worker2"])));
+        assert.equal(result.code, 0, result.output);
+        assert.deepEqual(log().slice(before), ["scale.yml limit=k8s-worker2 node= reset_nodes="]);
+        assert.equal(JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string).manifest.kubeVersion, "1.32.6");
+        assert.equal(nodeFile("k8s-control1", "kubespray-journal.json"), undefined);
+    });
+
+    it("removes a worker that no longer answers without resetting it, after a bounded attempt", async () => {
+        await stopNode("k8s-worker2");
+        const before = log().length;
+        const result = runRunner(bundle(manifest("1.32.6", ["k8s-worker1"])));
+        assert.equal(result.code, 0, result.output);
+        assert.match(result.output, /k8s-worker2 \(127\.0\.0\.22\) does not answer with its pinned host key; removing it without a reset/);
+        assert.deepEqual(log().slice(before), ["remove-node.yml limit= node=k8s-worker2 reset_nodes=false"]);
+        assert.deepEqual(Object.keys(JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string).manifest.workers), ["k8s-worker1"]);
+    });
+});
