@@ -30,6 +30,11 @@ export interface ErpAppsArgs {
     readonly artifacts: ArtifactSink;
 }
 
+/** What "done" means for the erp-uno Application: ArgoCD's sync and health status. */
+export const APPLICATION_READY = ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"] as const;
+/** Long enough for a first sync of 30 components pulling from the contour's registry. */
+export const APPLICATION_TIMEOUT_SECONDS = 1800;
+
 export class ErpApps extends pulumi.ComponentResource {
     readonly argocdUrl: string;
     readonly portalUrl: string;
@@ -217,6 +222,13 @@ export class ErpApps extends pulumi.ComponentResource {
                     name: "erp-uno",
                     namespace: namespace.metadata.name,
                     finalizers: ["resources-finalizer.argocd.argoproj.io"],
+                    annotations: {
+                        // pulumi up ends when ArgoCD has synced the chart and every resource is healthy,
+                        // or fails after the timeout with the condition that was not met (the provider's
+                        // generic await: a JSON list of conditions must all hold).
+                        "pulumi.com/waitFor": JSON.stringify(APPLICATION_READY),
+                        "pulumi.com/timeoutSeconds": String(APPLICATION_TIMEOUT_SECONDS),
+                    },
                 },
                 spec: {
                     project: "erp",
@@ -224,7 +236,8 @@ export class ErpApps extends pulumi.ComponentResource {
                     destination: { server: IN_CLUSTER, namespace: "erp-services" },
                     syncPolicy: {
                         automated: { prune: true, selfHeal: true },
-                        syncOptions: ["CreateNamespace=true"],
+                        // No CreateNamespace: the namespaces are Pulumi's (with their Pod Security
+                        // labels), and the project allows ArgoCD no cluster-scoped resource.
                         retry: { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "3m" } },
                     },
                 },

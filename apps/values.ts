@@ -1,4 +1,5 @@
 // The erp-uno values of a stack and the capacity check: plain data in, plain data out.
+import { NODE_LOCAL_DNS } from "../lib/conventions";
 import type { Chart, ChartValues, ServiceValues } from "./catalog";
 
 export type Profile = "light" | "full";
@@ -44,6 +45,8 @@ export function composeValues(chart: Chart, input: ValuesInput): Record<string, 
         global: { domain: input.domain, environment: input.environment, registry: input.registry, version: input.imageVersion },
         services,
         ingress: { host: input.portalHost },
+        // The address Kubespray gives node-local DNS, so that the policies allow the resolver pods use.
+        networkPolicy: { nodeLocalDns: NODE_LOCAL_DNS },
     };
 }
 
@@ -63,14 +66,19 @@ function deepMerge(base: Record<string, unknown>, override: Record<string, unkno
     return base;
 }
 
+/** CPU as the chart's schema allows it (values.schema.json $defs.cpu): cores ("0.5") or millicores ("500m"). */
 export function cpuMillis(quantity: string): number {
-    return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) : Number(quantity) * 1000;
+    const match = /^(?:([0-9]+)m|([0-9]+(?:\.[0-9]{1,3})?))$/.exec(quantity);
+    if (!match) throw new Error(`CPU quantity "${quantity}": use cores (0.5) or millicores (500m)`);
+    return match[1] !== undefined ? Number(match[1]) : Number(match[2]) * 1000;
 }
 
+/** Memory as the chart's schema allows it (values.schema.json $defs.memory): Ki, Mi, Gi or Ti; "128m" would be milli-bytes. */
 export function memoryMiB(quantity: string): number {
     const units: Record<string, number> = { Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024 };
-    const match = /^([0-9.]+)(Ki|Mi|Gi|Ti)?$/.exec(quantity);
-    return match ? Number(match[1]) * (units[match[2] ?? ""] ?? 1 / (1024 * 1024)) : NaN;
+    const match = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(quantity);
+    if (!match) throw new Error(`memory quantity "${quantity}": use Ki, Mi, Gi or Ti (e.g. 128Mi)`);
+    return Number(match[1]) * (units[match[2] as string] as number);
 }
 
 export interface Requested {

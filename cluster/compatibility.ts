@@ -19,15 +19,20 @@ export interface KubesprayRelease {
     readonly ansibleCore: readonly [string, string];
     /** kube_version with a "v" before v2.28 (their checksum keys have one), without from v2.28. */
     readonly kubeVersionPrefix: "v" | "";
+    /**
+     * The metrics-server image tag the release pulls (roles/kubespray[-_]defaults/defaults/main/download.yml:
+     * metrics_server_version "v0.7.0" at v2.26.0 and v2.27.0, "0.7.0" with a "v" in the tag at v2.28.0).
+     */
+    readonly metricsServerTag: string;
 }
 
 export const KUBESPRAY_RELEASES: readonly KubesprayRelease[] = [
     // v2.26.0 = f9ebd45c; kube_version default v1.30.4, kube_version_min_required v1.28.0; requirements.txt ansible==9.8.0.
-    { version: "v2.26.0", kubePatches: { 28: [0, 12], 29: [0, 7], 30: [0, 4] }, ansibleCore: ["2.16.9", "2.17.0"], kubeVersionPrefix: "v" },
+    { version: "v2.26.0", kubePatches: { 28: [0, 12], 29: [0, 7], 30: [0, 4] }, ansibleCore: ["2.16.9", "2.17.0"], kubeVersionPrefix: "v", metricsServerTag: "v0.7.0" },
     // v2.27.0 = 9ec9b3a2; default v1.31.4, minimum v1.29.0; ansible==9.13.0.
-    { version: "v2.27.0", kubePatches: { 29: [0, 12], 30: [0, 8], 31: [0, 4] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "v" },
+    { version: "v2.27.0", kubePatches: { 29: [0, 12], 30: [0, 8], 31: [0, 4] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "v", metricsServerTag: "v0.7.0" },
     // v2.28.0 = 63cdf879; default 1.32.5, minimum 1.30.0 (roles/kubespray_defaults/defaults/main/main.yml); ansible==9.13.0.
-    { version: "v2.28.0", kubePatches: { 30: [0, 13], 31: [0, 9], 32: [0, 5] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "" },
+    { version: "v2.28.0", kubePatches: { 30: [0, 13], 31: [0, 9], 32: [0, 5] }, ansibleCore: ["2.16.14", "2.17.0"], kubeVersionPrefix: "", metricsServerTag: "v0.7.0" },
 ];
 
 /** Ubuntu 24.04 (noble) is supported from this release on. */

@@ -2,6 +2,7 @@
 // Everything a node downloads points at the contour: the files area and the registry on the infra VM.
 import { createHash } from "crypto";
 import YAML from "yaml";
+import { NODE_LOCAL_DNS } from "../lib/conventions";
 import { KUBESPRAY_RELEASES } from "./compatibility";
 import type { ClusterPlan } from "./plan";
 
@@ -99,10 +100,16 @@ export function groupVars(plan: ClusterPlan): Record<string, Record<string, unkn
             supplementary_addresses_in_ssl_keys: [network.apiAddress, names.api, names.apiAlias],
             // MetalLB in L2 mode and kube-vip in ARP mode both need strict ARP in kube-proxy.
             kube_proxy_strict_arp: true,
+            // Node-local DNS (Kubespray's default, set here from the copy the chart's NetworkPolicies allow).
+            enable_nodelocaldns: true,
+            nodelocaldns_ip: NODE_LOCAL_DNS,
             kubeconfig_localhost: false,
         },
         "k8s_cluster/addons.yml": {
             helm_enabled: true,
+            // The autoscalers (HPA) read pod metrics from metrics-server, which Kubespray leaves off
+            // (metrics_server_enabled: false in kubespray_defaults at v2.28.0).
+            metrics_server_enabled: true,
             ingress_nginx_enabled: true,
             ingress_nginx_host_network: false,
             ingress_nginx_service_type: "LoadBalancer",

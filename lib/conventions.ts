@@ -25,3 +25,10 @@ export function environmentTag(environment: string): string {
  * month or release, never "latest". The chart's values.schema.json carries the same pattern.
  */
 export const CALVER = /^[0-9]{1,4}\.(1[0-2]|[1-9])\.[1-9][0-9]{0,3}$/;
+
+/**
+ * Node-local DNS, the resolver Kubespray puts in every pod's resolv.conf (nodelocaldns_ip,
+ * roles/kubespray_defaults/defaults/main/main.yml at v2.28.0). The cluster's group_vars set it and
+ * the chart's NetworkPolicies allow it, both from this copy.
+ */
+export const NODE_LOCAL_DNS = "169.254.25.10";

@@ -1,6 +1,7 @@
 // The air-gap audit: every host the rendered files refer to must be inside the contour. And the
 // list of what must be mirrored into the contour before a `pulumi up` of the stack.
 import YAML from "yaml";
+import { KUBESPRAY_RELEASES } from "../cluster/compatibility";
 import { LOCAL_PATH_HELPER_TAG, MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
 import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
 import { PUBLIC_CALLERS } from "../proxmox/cloudInit";
@@ -94,6 +95,8 @@ export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>):
                 `${registry}/docker/library/redis:${argocd.redisImageTag}`,
                 // Not in Kubespray's download list, so its offline list does not have it either.
                 `${registry}/library/busybox:${LOCAL_PATH_HELPER_TAG} (the local-path provisioner's helper)`,
+                // Enabled by this program (cluster/kubespray.ts); the autoscalers need it.
+                `${registry}/metrics-server/metrics-server:${KUBESPRAY_RELEASES.find((release) => release.version === kubernetes.kubesprayVersion)?.metricsServerTag ?? "(the release's tag)"} (metrics-server, for the autoscalers)`,
                 `the images Kubespray ${kubernetes.kubesprayVersion} pulls for Kubernetes ${kubernetes.kubeVersion} from ${MIRRORED_REGISTRIES.join(", ")} (contrib/offline/generate_list.sh lists them), under the same paths in ${registry}`,
             ]),
         ].sort(),

@@ -26,12 +26,12 @@ export function helmBinary(): string {
 }
 
 /** `helm template` of the erp-uno chart with a stack's values (the overrides the program composes). */
-export function templateChart(values: Record<string, unknown>, extraArgs: readonly string[] = []): string {
+export function templateChart(values: Record<string, unknown>, extraArgs: readonly string[] = [], chartDir: string = CHART_DIR): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-helm-"));
     try {
         const valuesFile = path.join(dir, "values.yaml");
         fs.writeFileSync(valuesFile, YAML.stringify(values));
-        return execFileSync(helmBinary(), ["template", "erp-uno", CHART_DIR, "--namespace", "erp-services", "-f", valuesFile, ...extraArgs], {
+        return execFileSync(helmBinary(), ["template", "erp-uno", chartDir, "--namespace", "erp-services", "-f", valuesFile, ...extraArgs], {
             encoding: "utf8",
             stdio: ["ignore", "pipe", "pipe"],
             env: { ...process.env, HELM_CONFIG_HOME: path.join(dir, "config"), HELM_CACHE_HOME: path.join(dir, "cache"), HELM_DATA_HOME: path.join(dir, "data") },

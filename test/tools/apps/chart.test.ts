@@ -97,12 +97,24 @@ describe("the erp-uno chart with each stack's values", function () {
                 assert.deepEqual(denied, ["erp-ai", "erp-apps", "erp-infra", "erp-security", "erp-services", "erp-telemetry"]);
             });
 
-            it("grants Roles no write verb", () => {
-                const roles = objects.filter((o) => o.kind === "Role");
-                assert.equal(roles.length, 6);
-                for (const role of roles) {
-                    for (const rule of (role as any).rules) {
-                        assert.deepEqual([...rule.verbs].sort(), ["get", "list", "watch"], role.metadata.name);
+            it("gives no component API access: a ServiceAccount per namespace that mounts no token, and no Role or RoleBinding", () => {
+                assert.deepEqual(objects.filter((o) => ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"].includes(o.kind)).map((o) => o.metadata.name), []);
+                const accounts = objects.filter((o) => o.kind === "ServiceAccount");
+                assert.equal(accounts.length, 6);
+                for (const account of accounts) assert.equal((account as any).automountServiceAccountToken, false, account.metadata.name);
+                for (const workload of objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind))) {
+                    assert.equal(podSpecOf(workload).automountServiceAccountToken, false, workload.metadata.name);
+                }
+            });
+
+            it("names the headless Service in ERP_SERVICE_DNS for StatefulSets only, which are the ones that have one", () => {
+                for (const workload of objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind))) {
+                    const dns = containersOf(workload)[0].env.find((e: { name: string }) => e.name === "ERP_SERVICE_DNS")?.value;
+                    if (workload.kind === "StatefulSet") {
+                        const [service, namespace] = String(dns).split(".");
+                        assert.ok(objects.some((o) => o.kind === "Service" && o.metadata.name === service && o.metadata.namespace === namespace && o.spec.clusterIP === "None"), `${workload.metadata.name}: ${dns}`);
+                    } else {
+                        assert.equal(dns, undefined, workload.metadata.name);
                     }
                 }
             });
@@ -142,5 +154,8 @@ describe("the erp-uno chart with each stack's values", function () {
         it("an unknown component", () => fails("services.erp-apps.payroll.enabled=true", /payroll/));
         it("a negative replica count", () => fails("services.erp-services.nitro-portal.replicas=-1", /replicas.*minimum|minimum.*replicas|-1/i));
         it("a public registry", () => fails("global.registry=docker.io", /registry/));
+        it("memory in milli-bytes", () => fails("services.erp-apps.crm-documents.resources.requests.memory=128m", /memory/));
+        it("a call to a component that does not exist", () => fails("services.erp-apps.crm-documents.calls[0]=erp-apps/payroll:http", /erp-apps\/crm-documents calls erp-apps\/payroll:http, which is no component of the catalog/));
+        it("a call to a port the component does not have", () => fails("services.erp-apps.crm-documents.calls[0]=erp-services/kvs-database:grpc", /kvs-database has no port named grpc/));
     });
 });

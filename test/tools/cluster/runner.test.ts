@@ -35,7 +35,9 @@ const WEB = "127.0.0.1:8080";
 describe("the Kubespray runner against sshd nodes in a network namespace", function () {
     this.timeout(300000);
     let work: string;
-    let holder: ChildProcess;
+    /** A named network namespace (ip netns): no race with a process that has yet to unshare. */
+    const NETNS = `erpdc-runner-${process.pid}`;
+    const netnsPath = `/run/netns/${NETNS}`;
     const createdDirs: string[] = [];
     const sshd = new Map<NodeName, ChildProcess>();
     let web: ChildProcess;
@@ -46,7 +48,9 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
 
     /** A command inside the namespace (nsenter execs it in place: the child's PID is the command's). */
     const inNamespace = (command: string[], options: Parameters<typeof spawn>[2] = {}) =>
-        spawn("nsenter", ["-t", String(holder.pid), "-n", "--", ...command], { stdio: "ignore", ...options });
+        spawn("nsenter", [`--net=${netnsPath}`, "--", ...command], { stdio: "ignore", ...options });
+    /** Nothing of the runner's may land in the host's own /etc/erpdc: each node has its own. */
+    const assertHostUntouched = () => assert.deepEqual(fs.existsSync(STATE_DIR) ? fs.readdirSync(STATE_DIR) : [], [], `the host's ${STATE_DIR} got files`);
 
     const startNode = async (name: NodeName) => {
         const dir = path.join(work, name);
@@ -94,7 +98,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
     const waitInNamespace = async (address: string, port: number) => {
         const probe = `import socket,sys\ntry:\n  socket.create_connection((${JSON.stringify(address)}, ${port}), 1).close()\nexcept OSError:\n  sys.exit(1)`;
         for (let attempt = 0; attempt < 100; attempt++) {
-            if (spawnSync("nsenter", ["-t", String(holder.pid), "-n", "--", PYTHON, "-c", probe]).status === 0) return;
+            if (spawnSync("nsenter", [`--net=${netnsPath}`, "--", PYTHON, "-c", probe]).status === 0) return;
             await new Promise((resolve) => setTimeout(resolve, 100));
         }
         throw new Error(`nothing listens on ${address}:${port} in the namespace`);
@@ -139,12 +143,13 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
 
     /** One run of the runner, as the command resource runs it: the bundle on stdin. */
     const runRunner = (input: string, env: Record<string, string> = {}) => {
-        const result = spawnSync("nsenter", ["-t", String(holder.pid), "-n", "--", RUNNER_PYTHON, RUNNER], {
+        const result = spawnSync("nsenter", [`--net=${netnsPath}`, "--", RUNNER_PYTHON, RUNNER], {
             input,
             encoding: "utf8",
             env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(work, "home"), PYTHONDONTWRITEBYTECODE: "1", ERPDC_TEST_LOG: path.join(work, "playbooks.log"), ...env },
             timeout: 240000,
         });
+        assertHostUntouched();
         return { code: result.status, output: `${result.stdout}${result.stderr}` };
     };
 
@@ -157,9 +162,8 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
                 createdDirs.push(dir); // only a mount point: each node mounts its own tmpfs on it
             }
         }
-        holder = spawn("unshare", ["--net", "sleep", "infinity"], { stdio: "ignore" });
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        run("nsenter", ["-t", String(holder.pid), "-n", "--", "ip", "link", "set", "lo", "up"]);
+        run("ip", ["netns", "add", NETNS]);
+        run("ip", ["-n", NETNS, "link", "set", "lo", "up"]);
 
         adminKey = path.join(work, "id_admin");
         run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", adminKey]);
@@ -170,6 +174,10 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
             run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(work, name, "host_key")]);
             hostKeys.set(name, fs.readFileSync(path.join(work, name, "host_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" "));
             await startNode(name);
+            // Really apart: another network and mount namespace than the test's.
+            const pid = sshd.get(name)?.pid as number;
+            assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync("/proc/self/ns/net"), `${name}'s sshd shares the host's network`);
+            assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/mnt`), fs.readlinkSync("/proc/self/ns/mnt"), `${name}'s sshd shares the host's mounts`);
         }
 
         // The stand-in Kubespray: each playbook logs its name, limit and removal settings on the
@@ -223,17 +231,20 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
 
     after(async () => {
         // Ansible's ssh masters (ControlPersist) live on in the namespace: end everything in it.
-        const namespace = fs.readlinkSync(`/proc/${holder.pid}/ns/net`);
-        for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-            try {
-                if (Number(pid) !== holder.pid && fs.readlinkSync(`/proc/${pid}/ns/net`) === namespace) process.kill(Number(pid), "SIGKILL");
-            } catch {
-                // the process is gone already
+        if (fs.existsSync(netnsPath)) {
+            const pids = spawnSync("ip", ["netns", "pids", NETNS], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+            for (const pid of pids) {
+                try {
+                    process.kill(Number(pid), "SIGKILL");
+                } catch {
+                    // the process is gone already
+                }
             }
+            spawnSync("ip", ["netns", "del", NETNS]);
         }
-        holder.kill("SIGKILL");
         web?.kill("SIGKILL");
-        for (const dir of createdDirs) fs.rmdirSync(dir);
+        for (const child of sshd.values()) child.kill("SIGKILL");
+        for (const dir of createdDirs) fs.rmSync(dir, { recursive: true, force: true });
         fs.rmSync(work, { recursive: true, force: true });
     });
 

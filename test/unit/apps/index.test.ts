@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import bcrypt from "bcryptjs";
 import { loadChart } from "../../../apps/catalog";
-import { capacityProblem, composeValues, effectiveValues, requested } from "../../../apps/values";
+import { capacityProblem, composeValues, cpuMillis, effectiveValues, memoryMiB, requested } from "../../../apps/values";
 import { ConfigError } from "../../../config";
 import { SECRET_MARK, runStack, type RecordedResource } from "../../../render/engine";
 import { fromConfigMap } from "../../../render/stackConfig";
@@ -39,7 +39,7 @@ describe("apps layer (production, update)", () => {
         assert.ok(project.dependencies.includes(find(run.resources, "argocd").urn));
     });
 
-    it("syncs erp-uno automatically with prune, self-heal, CreateNamespace and retries, from the published chart", () => {
+    it("syncs erp-uno automatically with prune, self-heal and retries, from the published chart, into the namespaces Pulumi made", () => {
         const application = find(run.resources, "erp-uno");
         const spec = application.inputs.spec as any;
         const chart = loadChart();
@@ -47,7 +47,13 @@ describe("apps layer (production, update)", () => {
         assert.equal(spec.source.chart, "erp-uno");
         assert.equal(spec.source.targetRevision, chart.version);
         assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
-        assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
+        // The project allows no cluster-scoped resource, so ArgoCD must not create namespaces.
+        assert.equal((spec.syncPolicy.syncOptions ?? []).includes("CreateNamespace=true"), false);
+        assert.deepEqual((find(run.resources, "erp-project").inputs.spec as any).clusterResourceWhitelist, []);
+        // pulumi up waits for Synced and Healthy, within a limit.
+        const annotations = (application.inputs.metadata as any).annotations;
+        assert.deepEqual(JSON.parse(annotations["pulumi.com/waitFor"]), ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"]);
+        assert.equal(annotations["pulumi.com/timeoutSeconds"], "1800");
         assert.equal(spec.syncPolicy.retry.limit, 5);
         assert.equal(spec.source.helm.valuesObject.global.registry, "registry.erp.uno");
         for (const name of ["publish-erp-uno", "erp-project", "erp-tls-cert", "erp-apps"]) {
@@ -100,6 +106,14 @@ describe("apps values and capacity", () => {
         assert.ok(need.pods >= 33);
         assert.equal(capacityProblem(need, [{ cores: 8, memoryMiB: 32768 }], "full"), undefined);
         assert.match(capacityProblem(need, [{ cores: 2, memoryMiB: 4096 }], "full") ?? "", /request [\d.]+ CPU .* can allocate [\d.-]+ CPU .* add workers/);
+    });
+
+    it("reads quantities as the chart's schema allows them, and refuses the rest instead of computing NaN", () => {
+        assert.deepEqual([cpuMillis("500m"), cpuMillis("0.5"), cpuMillis("2")], [500, 500, 2000]);
+        assert.deepEqual([memoryMiB("128Mi"), memoryMiB("1Gi"), memoryMiB("512Ki")], [128, 1024, 0.5]);
+        assert.throws(() => memoryMiB("128m"), /memory quantity "128m": use Ki, Mi, Gi or Ti/);
+        assert.throws(() => memoryMiB("128"), /use Ki, Mi, Gi or Ti/);
+        assert.throws(() => cpuMillis("1.5m"), /CPU quantity "1.5m"/);
     });
 
     it("stops a stack whose workers are too small before any resource is registered", async () => {

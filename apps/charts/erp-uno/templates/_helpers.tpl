@@ -34,3 +34,26 @@ argocd.argoproj.io/sync-wave: {{ (index .root.Values.namespaces .ns).tier | quot
 {{- if eq (int $port) 0 -}}{{- fail (printf "services.%s.%s has no port named http for its probes" .ns .name) -}}{{- end -}}
 {{- $port -}}
 {{- end -}}
+
+{{/*
+A call "<namespace>/<service>:<port name>" as JSON {ns, name, port, protocol, enabled}: the port the
+callee's container listens on (NetworkPolicies see the pod's port). A call to nothing fails.
+Call with (dict "root" $ "from" "<ns>/<name>" "call" "<call>").
+*/}}
+{{- define "erp-uno.call" -}}
+{{- $parts := regexSplit "[/:]" .call -1 -}}
+{{- if ne (len $parts) 3 -}}{{- fail (printf "%s calls %q, which is not <namespace>/<service>:<port name>" .from .call) -}}{{- end -}}
+{{- $ns := index $parts 0 -}}{{- $name := index $parts 1 -}}{{- $portName := index $parts 2 -}}
+{{- $target := dig $ns $name dict .root.Values.services -}}
+{{- if empty $target -}}{{- fail (printf "%s calls %s, which is no component of the catalog" .from .call) -}}{{- end -}}
+{{- $found := dict -}}
+{{- range $target.ports -}}{{- if eq .name $portName -}}{{- $found = dict "port" (.targetPort | default .port) "protocol" (.protocol | default "TCP") -}}{{- end -}}{{- end -}}
+{{- if empty $found -}}{{- fail (printf "%s calls %s, but %s/%s has no port named %s" .from .call $ns $name $portName) -}}{{- end -}}
+{{- $enabled := and $target.enabled (dig $ns "enabled" false .root.Values.namespaces) -}}
+{{- toJson (dict "ns" $ns "name" $name "port" $found.port "protocol" $found.protocol "enabled" $enabled) -}}
+{{- end -}}
+
+{{/* The NetworkPolicy peer of a component ({ns, name}): its namespace and its name label. */}}
+{{- define "erp-uno.peerOf" -}}
+{{- toJson (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .ns)) "podSelector" (dict "matchLabels" (dict "app.kubernetes.io/name" .name))) -}}
+{{- end -}}
