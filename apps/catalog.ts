@@ -15,11 +15,17 @@ export interface ServiceValues {
     ports: { name: string; port: number; targetPort?: number; protocol?: string }[];
     hpa?: { minReplicas: number; maxReplicas: number; cpu: number; memory?: number } | null;
     persistence?: { enabled?: boolean; size?: string };
+    /** Seconds a slow starter may take before /health answers (a startup probe). */
+    startupSeconds?: number;
+    /** The component's exception from the restricted Pod Security level, with its reason. */
+    privileges?: { reason: string; runAsRoot?: boolean; capabilities?: string[] };
 }
+
+export type PodSecurityLevel = "restricted" | "baseline" | "privileged";
 
 export interface ChartValues {
     global: { domain: string; environment: string; registry: string; imagePullPolicy: string; version: string };
-    namespaces: Record<string, { enabled: boolean; tier: number }>;
+    namespaces: Record<string, { enabled: boolean; tier: number; podSecurity?: PodSecurityLevel; podSecurityReason?: string }>;
     services: Record<string, Record<string, ServiceValues>>;
     ingress: { enabled: boolean; className: string; host: string; tlsSecretName: string; service: { namespace: string; name: string; port: number } };
     [key: string]: unknown;

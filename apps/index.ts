@@ -14,6 +14,7 @@ import type { ArtifactSink } from "../lib/artifacts";
 import { bcryptHash } from "../lib/bcrypt";
 import type { LocalCa, ServerCertificate } from "../pki";
 import type { ProxmoxLayer } from "../proxmox";
+import { ARGOCD_REQUESTS } from "./capacity";
 import type { AppsPlan } from "./plan";
 
 const PUBLISH_SCRIPT = fs.readFileSync(path.join(__dirname, "files", "publish-chart.sh"), "utf8");
@@ -81,13 +82,21 @@ export class ErpApps extends pulumi.ComponentResource {
         const namespaces = new Map<string, k8s.core.v1.Namespace>();
         let below: k8s.core.v1.Namespace | undefined;
         for (const namespace of this.tiers()) {
-            const tier = this.plan.chart.defaults.namespaces[namespace]?.tier;
+            const { tier, podSecurity = "restricted" } = this.plan.chart.defaults.namespaces[namespace] ?? { tier: 0 };
             below = new k8s.core.v1.Namespace(
                 namespace,
                 {
                     metadata: {
                         name: namespace,
-                        labels: { "app.kubernetes.io/part-of": "erp-uno", "erp.uno/tier": String(tier), "pod-security.kubernetes.io/enforce": "restricted" },
+                        labels: {
+                            "app.kubernetes.io/part-of": "erp-uno",
+                            "erp.uno/tier": String(tier),
+                            // The chart's values name the one exception and its reason (namespaces.<ns>.podSecurity);
+                            // warn and audit stay at restricted, so any other pod that needs more shows up.
+                            "pod-security.kubernetes.io/enforce": podSecurity,
+                            "pod-security.kubernetes.io/warn": "restricted",
+                            "pod-security.kubernetes.io/audit": "restricted",
+                        },
                     },
                 },
                 // Lower tiers never depend on upper ones, so they come up first.
@@ -156,8 +165,13 @@ export class ErpApps extends pulumi.ComponentResource {
                 timeout: 900,
                 values: {
                     global: { domain: names.argocd, image: { repository: `${registry}/argoproj/argocd`, tag: argocd.imageTag } },
-                    redis: { image: { repository: `${registry}/docker/library/redis`, tag: argocd.redisImageTag } },
+                    redis: { image: { repository: `${registry}/docker/library/redis`, tag: argocd.redisImageTag }, resources: { requests: ARGOCD_REQUESTS.redis } },
                     dex: { enabled: false },
+                    // The chart sets no requests; these are the ones the capacity check counts (apps/capacity.ts).
+                    controller: { resources: { requests: ARGOCD_REQUESTS.controller } },
+                    repoServer: { resources: { requests: ARGOCD_REQUESTS.repoServer } },
+                    applicationSet: { resources: { requests: ARGOCD_REQUESTS.applicationSet } },
+                    notifications: { resources: { requests: ARGOCD_REQUESTS.notifications } },
                     configs: {
                         secret: {
                             argocdServerAdminPassword: this.argocdAdminPassword.apply((secret) => bcryptHash(secret, "argocd-admin")),
@@ -169,6 +183,7 @@ export class ErpApps extends pulumi.ComponentResource {
                         repositories: { "erp-charts": { name: "erp-charts", type: "helm", url: services.chartsUrl } },
                     },
                     server: {
+                        resources: { requests: ARGOCD_REQUESTS.server },
                         ingress: {
                             enabled: true,
                             ingressClassName: "nginx",

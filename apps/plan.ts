@@ -6,7 +6,8 @@ import type { ServiceNames } from "../dns/plan";
 import { CALVER } from "../lib/conventions";
 import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
 import { loadChart, type Chart } from "./catalog";
-import { capacityProblem, composeValues, effectiveValues, requested, type Profile } from "./values";
+import { capacityProblem, componentDemand } from "./capacity";
+import { composeValues, effectiveValues, type Profile } from "./values";
 
 export interface AppsPlan {
     readonly environment: Environment;
@@ -60,7 +61,7 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
     const values = composeValues(chart, { domain, portalHost: names.portal, environment, registry: names.registry, imageVersion, profile });
     const hasWorkers = proxmox.vms.some((vm) => vm.role === "workers");
     const nodes = proxmox.vms.filter((vm) => vm.role === (hasWorkers ? "workers" : "controlPlane"));
-    const shortfall = capacityProblem(requested(effectiveValues(chart, values)), nodes, profile, hasWorkers ? "workers" : "controlPlane");
+    const shortfall = capacityProblem(componentDemand(effectiveValues(chart, values), "maximum"), nodes, profile, hasWorkers ? "workers" : "controlPlane");
     if (shortfall !== undefined) {
         problems.add(shortfall);
         return undefined;

@@ -285,14 +285,21 @@ const APPS: InvalidCase[] = [
         name: "workers too small for the full profile",
         edit: (d) => (vms(d).workers.memoryMiB = 2048),
         key: "apps:",
-        expect: /the full profile's components request .* once each keeps 0\.25 CPU and 1\.0 GiB for the kubelet .* GiB of memory short; add workers \(vms\.workers\.count\), or give the workers more \(vms\.workers\.memoryMiB\), or use apps\.profile "light"/,
+        expect: /at their HPA maxima the full profile's components request .* once each keeps 0\.25 CPU, 1\.0 GiB and 30 GiB of disk for itself .* GiB of memory short; add workers \(vms\.workers\.count\), or give the workers more \(vms\.workers\.memoryMiB\), or use apps\.profile "light"/,
     },
     {
         name: "an all-in-one node too small for the light profile",
         stack: "dev",
         edit: (d) => Object.assign(vms(d).controlPlane, { cores: 2, memoryMiB: 4096 }),
         key: "apps:",
-        expect: /the light profile's .* 1 node\(s\) that run workloads .* short; add workers \(vms\.workers\.count, which also frees the control plane\), or give the control-plane nodes more \(vms\.controlPlane\.cores and vms\.controlPlane\.memoryMiB\)$/,
+        expect: /the light profile's .* 1 node\(s\) that run workloads .* short; add workers \(vms\.workers\.count, which also frees the control plane\), or give the control-plane nodes more \(vms\.controlPlane\.cores\)$/,
+    },
+    {
+        name: "worker disks too small for the volumes at the HPA maxima",
+        stack: "staging",
+        edit: (d) => (vms(d).workers.diskGiB = 100),
+        key: "apps:",
+        expect: /420 GiB of local-path volumes \(53 pods\), but the 2 node\(s\) that run workloads can give .* and 140 GiB .* 280 GiB of disk short; add workers \(vms\.workers\.count\), or give the workers more \(vms\.workers\.diskGiB\)/,
     },
 ];
 

@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { CHART_DIR } from "../../../apps/catalog";
+import { CHART_DIR, loadChart } from "../../../apps/catalog";
+import { effectiveValues } from "../../../apps/values";
 import { CALVER } from "../../../lib/conventions";
 import type { StackPlan } from "../../../plan";
 import { helmBinary, templateChart } from "../../../render/helm";
@@ -72,10 +73,13 @@ describe("the erp-uno chart with each stack's values", function () {
                 }
             });
 
-            it("gives every container limits and requests, probes (but the helm test pod), and a restricted security context", () => {
+            it("gives every container limits and requests, probes (but the helm test pod), and a restricted security context but for the one declared exception", () => {
+                const values = effectiveValues(loadChart(), config.apps.values);
                 for (const object of objects.filter((o) => containersOf(o).length > 0)) {
-                    assert.equal(podSpecOf(object).securityContext.runAsNonRoot, true, object.metadata.name);
+                    const declared = object.metadata.namespace ? values.services[object.metadata.namespace]?.[object.metadata.name]?.privileges : undefined;
+                    assert.equal(podSpecOf(object).securityContext.runAsNonRoot, !declared?.runAsRoot, object.metadata.name);
                     for (const container of containersOf(object)) {
+                        assert.deepEqual(container.securityContext.capabilities.add ?? [], declared?.capabilities ?? [], `${object.metadata.name} adds capabilities it does not declare`);
                         const where = `${object.kind} ${object.metadata.name}`;
                         assert.ok(container.resources.limits.cpu && container.resources.limits.memory, where);
                         assert.ok(container.resources.requests.cpu && container.resources.requests.memory, where);
@@ -95,6 +99,31 @@ describe("the erp-uno chart with each stack's values", function () {
                     .map((o) => o.metadata.namespace)
                     .sort();
                 assert.deepEqual(denied, ["erp-ai", "erp-apps", "erp-infra", "erp-security", "erp-services", "erp-telemetry"]);
+            });
+
+            it("makes the Pod Security exception narrow: one namespace, one component, each with its reason", () => {
+                const chart = loadChart();
+                const exceptions = Object.entries(chart.defaults.namespaces).filter(([, ns]) => (ns.podSecurity ?? "restricted") !== "restricted");
+                assert.deepEqual(exceptions.map(([name]) => name), ["erp-security"]);
+                assert.ok((exceptions[0]?.[1].podSecurityReason ?? "").includes("vpn-wireguard"));
+                const privileged = Object.entries(chart.defaults.services).flatMap(([ns, members]) => Object.entries(members).filter(([, svc]) => svc.privileges).map(([name]) => `${ns}/${name}`));
+                assert.deepEqual(privileged, ["erp-security/vpn-wireguard"]);
+            });
+
+            it("gives the slow starters a startup probe as long as their values say, and every pod a writable HOME", () => {
+                const values = effectiveValues(loadChart(), config.apps.values);
+                for (const workload of objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind))) {
+                    const container = containersOf(workload)[0];
+                    const seconds = values.services[workload.metadata.namespace as string]?.[workload.metadata.name]?.startupSeconds;
+                    if (seconds === undefined) assert.equal(container.startupProbe, undefined, workload.metadata.name);
+                    else assert.ok(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold >= seconds, workload.metadata.name);
+                    const home = container.env.find((e: { name: string }) => e.name === "HOME")?.value;
+                    const mounts = [...container.volumeMounts.map((m: { mountPath: string }) => m.mountPath)];
+                    assert.ok(mounts.includes(home), `${workload.metadata.name}: HOME ${home} is not a mounted, writable volume`);
+                }
+                if (values.services["erp-services"]?.["kvs-database"]?.enabled) {
+                    assert.ok(values.services["erp-services"]["kvs-database"].startupSeconds, "kvs-database, which loads Mnesia first, has a startup probe");
+                }
             });
 
             it("gives no component API access: a ServiceAccount per namespace that mounts no token, and no Role or RoleBinding", () => {
@@ -154,6 +183,7 @@ describe("the erp-uno chart with each stack's values", function () {
         it("an unknown component", () => fails("services.erp-apps.payroll.enabled=true", /payroll/));
         it("a negative replica count", () => fails("services.erp-services.nitro-portal.replicas=-1", /replicas.*minimum|minimum.*replicas|-1/i));
         it("a public registry", () => fails("global.registry=docker.io", /registry/));
+        it("a capability outside the exception's namespace", () => fails("namespaces.erp-security.podSecurity=restricted", /vpn-wireguard\.privileges needs namespaces\.erp-security\.podSecurity privileged/));
         it("memory in milli-bytes", () => fails("services.erp-apps.crm-documents.resources.requests.memory=128m", /memory/));
         it("a call to a component that does not exist", () => fails("services.erp-apps.crm-documents.calls[0]=erp-apps/payroll:http", /erp-apps\/crm-documents calls erp-apps\/payroll:http, which is no component of the catalog/));
         it("a call to a port the component does not have", () => fails("services.erp-apps.crm-documents.calls[0]=erp-services/kvs-database:grpc", /kvs-database has no port named grpc/));

@@ -2,7 +2,8 @@
 import { strict as assert } from "assert";
 import bcrypt from "bcryptjs";
 import { loadChart } from "../../../apps/catalog";
-import { capacityProblem, composeValues, cpuMillis, effectiveValues, memoryMiB, requested } from "../../../apps/values";
+import { allocatable, capacityProblem, componentDemand } from "../../../apps/capacity";
+import { composeValues, cpuMillis, effectiveValues, memoryMiB } from "../../../apps/values";
 import { ConfigError } from "../../../config";
 import { SECRET_MARK, runStack, type RecordedResource } from "../../../render/engine";
 import { fromConfigMap } from "../../../render/stackConfig";
@@ -61,6 +62,15 @@ describe("apps layer (production, update)", () => {
         }
     });
 
+    it("labels every namespace restricted for Pod Security, but the one exception the chart declares (erp-security), which still warns and audits at restricted", () => {
+        for (const namespace of ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"]) {
+            const labels = (find(run.resources, namespace).inputs.metadata as any).labels;
+            assert.equal(labels["pod-security.kubernetes.io/enforce"], namespace === "erp-security" ? "privileged" : "restricted", namespace);
+            assert.equal(labels["pod-security.kubernetes.io/warn"], "restricted", namespace);
+            assert.equal(labels["pod-security.kubernetes.io/audit"], "restricted", namespace);
+        }
+    });
+
     it("brings the namespaces up in tier order", () => {
         const order = ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"];
         for (let i = 1; i < order.length; i++) {
@@ -101,11 +111,33 @@ describe("apps values and capacity", () => {
         }
     });
 
-    it("counts requests at the HPA minimum and refuses a cluster that cannot hold them", () => {
-        const need = requested(effectiveValues(chart, composeValues(chart, { ...input, profile: "full" })));
-        assert.ok(need.pods >= 33);
-        assert.equal(capacityProblem(need, [{ cores: 8, memoryMiB: 32768 }], "full"), undefined);
-        assert.match(capacityProblem(need, [{ cores: 2, memoryMiB: 4096 }], "full") ?? "", /request [\d.]+ CPU .* can allocate [\d.-]+ CPU .* add workers/);
+    it("counts every replica an autoscaler may add, and the local-path volumes of each", () => {
+        const values = effectiveValues(chart, composeValues(chart, { ...input, profile: "full" }));
+        const min = componentDemand(values, "minimum");
+        const max = componentDemand(values, "maximum");
+        // The three HPAs of the catalog go from 2 to 6, 10 and 6 (values.yaml): 16 more pods, each a StatefulSet member with a 10Gi claim.
+        const hpas = Object.values(values.services).flatMap((members) => Object.values(members)).filter((svc) => svc.enabled && svc.hpa);
+        const extra = hpas.reduce((sum, svc) => sum + ((svc.hpa?.maxReplicas ?? 0) - (svc.hpa?.minReplicas ?? 0)), 0);
+        assert.equal(extra, 16);
+        assert.equal(max.pods - min.pods, extra);
+        assert.equal(max.storageGiB - min.storageGiB, extra * 10);
+        assert.equal([min.storageGiB, max.storageGiB].join("/"), "260/420");
+    });
+
+    it("leaves room on each node for the kubelet, calico-node and nodelocaldns, and once for CoreDNS, calico-kube-controllers, metrics-server and ArgoCD", () => {
+        const one = allocatable([{ cores: 8, memoryMiB: 32768, diskGiB: 200 }]);
+        // 8000m - 250 (kubelet) - 150 (calico-node) - 100 (nodelocaldns) - 200 (CoreDNS x2) - 30 - 100 (metrics-server) - 550 (ArgoCD's six parts)
+        assert.equal(one.cpuMillis, 8000 - 250 - 150 - 100 - 200 - 30 - 100 - 550);
+        assert.equal(one.memoryMiB, 32768 - 1024 - 61 - 70 - 140 - 61 - 200 - (512 + 256 + 128 + 64 + 64 + 64));
+        assert.equal(one.storageGiB, 170);
+    });
+
+    it("refuses nodes that cannot hold the components at their HPA maxima, naming what is short and the keys to grow", () => {
+        const need = componentDemand(effectiveValues(chart, composeValues(chart, { ...input, profile: "full" })), "maximum");
+        assert.equal(capacityProblem(need, [{ cores: 8, memoryMiB: 32768, diskGiB: 500 }], "full"), undefined);
+        assert.match(capacityProblem(need, [{ cores: 2, memoryMiB: 4096, diskGiB: 500 }], "full") ?? "", /request [\d.]+ CPU, [\d.]+ GiB of memory .* can give [\d.-]+ CPU, .* CPU and [\d.]+ GiB of memory short; add workers/);
+        const disk = capacityProblem(need, [{ cores: 8, memoryMiB: 32768, diskGiB: 100 }, { cores: 8, memoryMiB: 32768, diskGiB: 100 }], "full") ?? "";
+        assert.match(disk, /420 GiB of local-path volumes .* 140 GiB .* 280 GiB of disk short; .*vms\.workers\.diskGiB/);
     });
 
     it("reads quantities as the chart's schema allows them, and refuses the rest instead of computing NaN", () => {
@@ -123,7 +155,7 @@ describe("apps values and capacity", () => {
         const recorded: RecordedResource[] = [];
         await assert.rejects(runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys }, recorded), (error: unknown) => {
             assert.ok(error instanceof ConfigError);
-            assert.match(error.message, /apps: the full profile's components request .* add workers/);
+            assert.match(error.message, /apps: at their HPA maxima the full profile's components request .* add workers/);
             return true;
         });
         assert.equal(recorded.length, 0);

@@ -203,7 +203,8 @@ describe("lifecycle: which playbook runs for which change", () => {
     });
 
     it("removes a worker that does not answer without resetting it (Kubespray's path for nodes not online), and resets one that answers", () => {
-        const twoGone = withWorkers(["10.0.0.21"]);
+        // Manifests only: production with one worker would not pass the apps' capacity check.
+        const twoGone = { ...base, workers: { "k8s-worker1": "10.0.0.21" } };
         const result = plan(base, twoGone, [], ["k8s-worker3"]);
         assert.deepEqual(
             result.runs?.map((run) => run.extraVars),
