@@ -70,7 +70,8 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
     const pki = has(config, "pki") ? planPki(config, names, problems) : undefined;
     const infraServices = has(config, "vms", "registry") ? planInfraServices(config, names, problems) : undefined;
     const cluster = has(config, "kubernetes", "registry") ? planCluster(config, proxmox, names, reserved, problems) : undefined;
-    const apps = has(config, "apps") ? planApps(config, proxmox, names, problems) : undefined;
+    // ArgoCD's tested range is checked against a Kubernetes version the cluster stage accepted only.
+    const apps = has(config, "apps") ? planApps({ ...config, kubernetes: cluster ? config.kubernetes : undefined }, proxmox, names, problems) : undefined;
 
     problems.throwIfAny();
     if (!proxmox || !dns || !pki || !infraServices || !cluster || !apps) {

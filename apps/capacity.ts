@@ -64,7 +64,8 @@ export const CLUSTER_ADDONS: readonly Request[] = [
 
 /**
  * ArgoCD's requests. The argo-cd chart sets none (`resources: {}` for every component in
- * argo-cd-7.7.11 values.yaml), so the release sets these, and the check counts the same figures.
+ * argo-cd-7.7.11's and argo-cd-8.6.4's values.yaml), so the release sets these, and the check counts
+ * the same figures.
  */
 export const ARGOCD_REQUESTS = {
     controller: { cpu: "250m", memory: "512Mi" },

@@ -5,6 +5,7 @@ import type { Problems } from "../config/problems";
 import type { ServiceNames } from "../dns/plan";
 import { CALVER } from "../lib/conventions";
 import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
+import { argocdProblems } from "./argocd";
 import { loadChart, type Chart } from "./catalog";
 import { capacityProblem, componentDemand } from "./capacity";
 import { composeValues, effectiveValues, type Profile } from "./values";
@@ -25,9 +26,10 @@ export interface AppsPlan {
 }
 
 /** What the apps plan reads of the configuration. */
-export type AppsConfig = Pick<StackConfig, "environment" | "domain" | "apps">;
+/** The cluster's Kubernetes version, when its section is sound: the ArgoCD release must be tested on it. */
+export type AppsConfig = Pick<StackConfig, "environment" | "domain" | "apps"> & { readonly kubernetes?: Pick<StackConfig["kubernetes"], "kubeVersion"> | undefined };
 
-/** Redis image tags as the argo-cd chart pins them, e.g. 7.4.1-alpine (argo-helm argo-cd-7.7.11 values.yaml). */
+/** Redis image tags as the argo-cd chart pins them, e.g. 7.2.11-alpine (argo-helm argo-cd-8.6.4 values.yaml). */
 const REDIS_TAG = /^\d+\.\d+\.\d+(-[a-z0-9]+(\.[0-9]+)*)?$/;
 
 export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, names: ServiceNames | undefined, problems: Problems): AppsPlan | undefined {
@@ -47,13 +49,17 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
         problems.requireInternalUrl("apps.gitRepoUrl", apps.gitRepoUrl, "use the http(s) URL of the repository on the internal Git server", /^https?:\/\/[^/\s]+\/.+/);
     }
     if (!/^v\d+\.\d+\.\d+$/.test(apps.argocd.imageTag)) {
-        problems.fail("apps.argocd.imageTag", apps.argocd.imageTag, "use the ArgoCD release tag mirrored into the registry, e.g. v2.13.3");
+        problems.fail("apps.argocd.imageTag", apps.argocd.imageTag, "use the ArgoCD release tag mirrored into the registry, e.g. v3.1.8");
     }
     if (!/^\d+\.\d+\.\d+$/.test(apps.argocd.chartVersion)) {
-        problems.fail("apps.argocd.chartVersion", apps.argocd.chartVersion, "use the argo-cd chart version published on the chart server, e.g. 7.7.11");
+        problems.fail("apps.argocd.chartVersion", apps.argocd.chartVersion, "use the argo-cd chart version published on the chart server, e.g. 8.6.4");
     }
     if (!REDIS_TAG.test(apps.argocd.redisImageTag)) {
-        problems.fail("apps.argocd.redisImageTag", apps.argocd.redisImageTag, "use the Redis release tag mirrored into the registry, e.g. 7.4.1-alpine (never latest)");
+        problems.fail("apps.argocd.redisImageTag", apps.argocd.redisImageTag, "use the Redis release tag mirrored into the registry, e.g. 7.2.11-alpine (never latest)");
+    }
+    if (scope.count === 0 && config.kubernetes !== undefined && /^\d+\.\d+\.\d+$/.test(config.kubernetes.kubeVersion)) {
+        // The chart, its images and the cluster's Kubernetes version must agree (apps/argocd.ts).
+        for (const [key, value, fix] of argocdProblems(apps.argocd, config.kubernetes.kubeVersion)) problems.fail(key, value, fix);
     }
     if (proxmox === undefined || names === undefined || scope.count > 0) {
         return undefined;

@@ -181,8 +181,8 @@ const apps = z.strictObject({
     gitRepoUrl: z.string().optional().describe("source erp-uno from this internal Git repository instead of the chart server"),
     argocd: z.strictObject({
         chartVersion: z.string().describe("version of the argo-cd Helm chart on the internal chart server"),
-        imageTag: z.string().describe("ArgoCD image tag in the internal registry, e.g. v2.13.3"),
-        redisImageTag: z.string().describe("ArgoCD's Redis image tag in the internal registry"),
+        imageTag: z.string().describe("ArgoCD image tag in the internal registry: the one the chart version ships or a later patch (apps/argocd.ts), e.g. v3.1.8"),
+        redisImageTag: z.string().describe("ArgoCD's Redis image tag in the internal registry: the chart version's or a later patch, e.g. 7.2.11-alpine"),
     }),
 });
 

@@ -169,7 +169,9 @@ describe("valid edits", () => {
         ["protected VMs in staging", "staging", (r) => (r.protectVms = true)],
         ["a worker pinned to one host", "staging", (r) => (r.vms.workers.hosts = ["pve-stg1"])],
         ["server certificates as long as the CA", "production", (r) => (r.pki = { caValidityDays: 397, serverValidityDays: 397 })],
-        ["a Redis tag with a variant", "production", (r) => (r.apps.argocd.redisImageTag = "7.4.2-alpine3.20")],
+        ["a later Redis patch", "production", (r) => (r.apps.argocd.redisImageTag = "7.2.12-alpine")],
+        ["a later ArgoCD patch", "production", (r) => (r.apps.argocd.imageTag = "v3.1.9")],
+        ["ArgoCD 2.13 on Kubernetes 1.30, which it is tested on", "production", (r) => ((r.kubernetes.kubeVersion = "1.30.13"), Object.assign(r.apps.argocd, { chartVersion: "7.7.11", imageTag: "v2.13.2", redisImageTag: "7.4.1-alpine" }))],
         ["a mirror on the node network away from every VM", "production", (r) => (r.mirrors.apt = "http://10.0.0.3/ubuntu")],
     ];
     for (const [name, stack, edit] of VALID) {

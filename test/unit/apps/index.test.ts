@@ -19,7 +19,7 @@ describe("apps layer (production, update)", () => {
         const release = find(run.resources, "argocd");
         assert.equal(release.type, "kubernetes:helm.sh/v3:Release");
         assert.equal(release.inputs.chart, "argo-cd");
-        assert.equal(release.inputs.version, "7.7.11");
+        assert.equal(release.inputs.version, "8.6.4");
         assert.deepEqual(release.inputs.repositoryOpts, { repo: "https://charts.erp.uno" });
         const values = release.inputs.values as any;
         assert.equal(values.global.image.repository, "registry.erp.uno/argoproj/argocd");

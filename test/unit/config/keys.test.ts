@@ -149,9 +149,13 @@ const EDITS: Record<string, KeyEdit> = {
     "apps.profile": { stack: "production", edit: set("apps.profile", "light") },
     "apps.imageVersion": { edit: set("apps.imageVersion", "2026.12.1") },
     "apps.gitRepoUrl": { edit: set("apps.gitRepoUrl", "https://git.dev.erp.uno/erp/erp-uno.git") },
-    "apps.argocd.chartVersion": { edit: set("apps.argocd.chartVersion", "7.7.12") },
-    "apps.argocd.imageTag": { edit: set("apps.argocd.imageTag", "v2.13.4") },
-    "apps.argocd.redisImageTag": { edit: set("apps.argocd.redisImageTag", "7.4.2-alpine") },
+    // A chart version names its images: the other row of apps/argocd.ts, on a Kubernetes both rows are tested on.
+    "apps.argocd.chartVersion": {
+        base: set("kubernetes.kubeVersion", "1.30.13"),
+        edit: (d) => Object.assign(at(d, "apps").argocd, { chartVersion: "7.7.11", imageTag: "v2.13.2", redisImageTag: "7.4.1-alpine" }),
+    },
+    "apps.argocd.imageTag": { edit: set("apps.argocd.imageTag", "v3.1.9") },
+    "apps.argocd.redisImageTag": { edit: set("apps.argocd.redisImageTag", "7.2.12-alpine") },
 };
 
 /**

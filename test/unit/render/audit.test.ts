@@ -46,7 +46,7 @@ describe("air-gap audit", () => {
         assert.match(mirrors.osImage, /noble-server-cloudimg-amd64\.img \(sha256 d1940f7d/);
         assert.ok(mirrors.files.includes(config.dns.nsArtifact.url));
         assert.equal(mirrors.images.filter((image) => image.includes("/erpuno/")).length, 31);
-        assert.ok(mirrors.charts.some((chart) => chart.startsWith("argo-cd 7.7.11")));
+        assert.ok(mirrors.charts.some((chart) => chart.startsWith("argo-cd 8.6.4")));
     });
 
     it("lists the pinned files as SHA256SUMS lines the mirror can be checked with, the stack file's pins among them", async () => {
