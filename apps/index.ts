@@ -150,7 +150,8 @@ export class ErpApps extends pulumi.ComponentResource {
     }
 
     private installArgocd({ services, ca }: ErpAppsArgs, namespace: k8s.core.v1.Namespace, serverTls: k8s.core.v1.Secret): k8s.helm.v3.Release {
-        const { argocd, names } = this.plan;
+        const { argocd, names, gitRepoUrl } = this.plan;
+        const gitHost = gitRepoUrl === undefined ? undefined : new URL(gitRepoUrl).hostname;
         const registry = names.registry;
         return new k8s.helm.v3.Release(
             "argocd",
@@ -178,8 +179,8 @@ export class ErpApps extends pulumi.ComponentResource {
                             // Fixed, so that the values (and the release) only change with the password.
                             argocdServerAdminPasswordMtime: "2026-01-01T00:00:00Z",
                         },
-                        // ArgoCD's repo server trusts the local CA for the internal chart server and Git.
-                        tls: { certificates: { [names.charts]: ca.certificatePem } },
+                        // ArgoCD's repo server trusts the local CA for the internal chart server, and for the Git server when the chart comes from Git.
+                        tls: { certificates: Object.fromEntries([names.charts, ...(gitHost ? [gitHost] : [])].map((host) => [host, ca.certificatePem])) },
                         repositories: { "erp-charts": { name: "erp-charts", type: "helm", url: services.chartsUrl } },
                     },
                     server: {
@@ -223,10 +224,10 @@ export class ErpApps extends pulumi.ComponentResource {
     }
 
     private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[], sourceRepo: string): k8s.apiextensions.CustomResource {
-        const { chart, values, gitRepoUrl } = this.plan;
+        const { chart, values, gitRepoUrl, gitRevision } = this.plan;
         const helm = { releaseName: "erp-uno", valuesObject: values };
         const source = gitRepoUrl
-            ? { repoURL: gitRepoUrl, path: CHART_PATH, targetRevision: "main", helm }
+            ? { repoURL: gitRepoUrl, path: CHART_PATH, targetRevision: gitRevision, helm }
             : { repoURL: sourceRepo, chart: chart.name, targetRevision: chart.version, helm };
         return new k8s.apiextensions.CustomResource(
             "erp-uno",

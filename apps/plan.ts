@@ -19,6 +19,8 @@ export interface AppsPlan {
     readonly values: Record<string, unknown>;
     readonly argocd: StackConfig["apps"]["argocd"];
     readonly gitRepoUrl?: string;
+    /** The pinned commit or release tag of gitRepoUrl. */
+    readonly gitRevision?: string;
     readonly names: ServiceNames;
     /** The infra VM whose chart repository the chart is uploaded to. */
     readonly chartHost: VmSpec;
@@ -28,6 +30,9 @@ export interface AppsPlan {
 /** What the apps plan reads of the configuration. */
 /** The cluster's Kubernetes version, when its section is sound: the ArgoCD release must be tested on it. */
 export type AppsConfig = Pick<StackConfig, "environment" | "domain" | "apps"> & { readonly kubernetes?: Pick<StackConfig["kubernetes"], "kubeVersion"> | undefined };
+
+/** A commit id or a release tag: what a Git source is pinned to (a branch moves). */
+const GIT_REVISION = /^([0-9a-f]{40}|v?\d+\.\d+\.\d+)$/;
 
 /** Redis image tags as the argo-cd chart pins them, e.g. 7.2.11-alpine (argo-helm argo-cd-8.6.4 values.yaml). */
 const REDIS_TAG = /^\d+\.\d+\.\d+(-[a-z0-9]+(\.[0-9]+)*)?$/;
@@ -47,6 +52,16 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
     }
     if (apps.gitRepoUrl !== undefined) {
         problems.requireInternalUrl("apps.gitRepoUrl", apps.gitRepoUrl, "use the http(s) URL of the repository on the internal Git server", /^https?:\/\/[^/\s]+\/.+/);
+        if (apps.gitRevision === undefined) {
+            problems.fail("apps.gitRevision", undefined, "pin what ArgoCD deploys from apps.gitRepoUrl: a commit (40 hex digits) or a release tag (X.Y.Z or vX.Y.Z)");
+        }
+    }
+    if (apps.gitRevision !== undefined) {
+        if (apps.gitRepoUrl === undefined) {
+            problems.fail("apps.gitRevision", apps.gitRevision, "applies only with apps.gitRepoUrl (the chart server's chart is pinned by its version); set apps.gitRepoUrl or delete the key");
+        } else if (!GIT_REVISION.test(apps.gitRevision)) {
+            problems.fail("apps.gitRevision", apps.gitRevision, "is neither a commit (40 hex digits) nor a release tag (X.Y.Z or vX.Y.Z); a branch would deploy whatever is pushed next");
+        }
     }
     if (!/^v\d+\.\d+\.\d+$/.test(apps.argocd.imageTag)) {
         problems.fail("apps.argocd.imageTag", apps.argocd.imageTag, "use the ArgoCD release tag mirrored into the registry, e.g. v3.1.8");
@@ -80,6 +95,7 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
         values,
         argocd: apps.argocd,
         ...(apps.gitRepoUrl === undefined ? {} : { gitRepoUrl: apps.gitRepoUrl }),
+        ...(apps.gitRevision === undefined ? {} : { gitRevision: apps.gitRevision }),
         names,
         chartHost: names.serviceHost,
         adminUser: proxmox.adminUser,

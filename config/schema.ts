@@ -179,6 +179,10 @@ const apps = z.strictObject({
     profile: z.enum(["light", "full"]).optional().describe('"light" (a subset, one replica each) or "full"; light in dev, full elsewhere when absent'),
     imageVersion: z.string().optional().describe("image tag (CalVer) of every erp-uno component; the chart's appVersion when absent"),
     gitRepoUrl: z.string().optional().describe("source erp-uno from this internal Git repository instead of the chart server"),
+    gitRevision: z
+        .string()
+        .optional()
+        .describe("with gitRepoUrl (and only with it): the commit (40 hex digits) or release tag (X.Y.Z or vX.Y.Z) to deploy; a branch would deploy whatever is pushed next"),
     argocd: z.strictObject({
         chartVersion: z.string().describe("version of the argo-cd Helm chart on the internal chart server"),
         imageTag: z.string().describe("ArgoCD image tag in the internal registry: the one the chart version ships or a later patch (apps/argocd.ts), e.g. v3.1.8"),

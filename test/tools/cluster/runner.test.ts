@@ -1,7 +1,8 @@
 // The Kubespray runner end to end (cluster/files/kubespray_run.py, main), in a network namespace the
 // test creates. Three sshd stand in for a control-plane node and two workers at 127.0.0.11, .21 and
-// .22 of the namespace's loopback, each in a mount namespace of its own with its own /etc/erpdc (a
-// tmpfs), where the runner keeps its record and journal, and its own /etc/kubernetes. A web server in the namespace serves the
+// .22 of the namespace's loopback, each in a mount namespace of its own whose /etc is an overlay on
+// the host's: what the runner writes there (/etc/erpdc, the record and journal) and what the stand-in
+// playbooks write (/etc/kubernetes) stays with the node, and the host's /etc is never written. A web server in the namespace serves the
 // Kubespray tarball and the package index. The runner, its ssh and Debian's Ansible are real; what
 // stands in: Kubespray is five small playbooks that log what ran (and fail on request), with
 // Kubespray's own ansible.cfg settings that turn host key checking off; "ansible-core" is a wheel
@@ -26,7 +27,7 @@ const PYTHON = "/usr/bin/python3";
 const RUNNER_PYTHON = "python3";
 const RUNNER = path.join(ROOT, "cluster", "files", "kubespray_run.py");
 const STATE_DIR = "/etc/erpdc";
-/** Where a joined node has its kubelet.conf, which the runner probes to tell joined nodes from fresh ones. */
+/** Where a joined node has its kubelet.conf, which the runner probes to tell joined nodes from fresh ones (in the node's /etc). */
 const KUBE_DIR = "/etc/kubernetes";
 const NODES = { "k8s-control1": "127.0.0.11", "k8s-worker1": "127.0.0.21", "k8s-worker2": "127.0.0.22" } as const;
 type NodeName = keyof typeof NODES;
@@ -38,7 +39,6 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
     /** A named network namespace (ip netns): no race with a process that has yet to unshare. */
     const NETNS = `erpdc-runner-${process.pid}`;
     const netnsPath = `/run/netns/${NETNS}`;
-    const createdDirs: string[] = [];
     const sshd = new Map<NodeName, ChildProcess>();
     let web: ChildProcess;
     let adminKey: string;
@@ -50,7 +50,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
     const inNamespace = (command: string[], options: Parameters<typeof spawn>[2] = {}) =>
         spawn("nsenter", [`--net=${netnsPath}`, "--", ...command], { stdio: "ignore", ...options });
     /** Nothing of the runner's may land in the host's own /etc/erpdc: each node has its own. */
-    const assertHostUntouched = () => assert.deepEqual(fs.existsSync(STATE_DIR) ? fs.readdirSync(STATE_DIR) : [], [], `the host's ${STATE_DIR} got files`);
+    const assertHostUntouched = () => assert.equal(fs.existsSync(STATE_DIR), false, `the host has a ${STATE_DIR}: the runner wrote past the node's own /etc`);
 
     const startNode = async (name: NodeName) => {
         const dir = path.join(work, name);
@@ -71,10 +71,13 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
                 "",
             ].join("\n"),
         );
-        // A mount namespace per node: its /etc/erpdc is its own, and nothing reaches the host's /etc.
+        // A mount namespace per node, with /etc an overlay whose changes land in the node's own directory.
+        fs.mkdirSync(path.join(dir, "etc-upper"));
+        fs.mkdirSync(path.join(dir, "etc-work"));
+        const overlay = `lowerdir=/etc,upperdir=${path.join(dir, "etc-upper")},workdir=${path.join(dir, "etc-work")}`;
         const child = inNamespace([
             "unshare", "-m", "--propagation", "private", "--",
-            "/bin/sh", "-c", `mount -t tmpfs -o mode=0755 tmpfs ${STATE_DIR} && mount -t tmpfs -o mode=0755 tmpfs ${KUBE_DIR} && exec /usr/sbin/sshd -D -e -f ${config}`,
+            "/bin/sh", "-c", `mount -t overlay overlay -o ${overlay} /etc && exec /usr/sbin/sshd -D -e -f ${config}`,
         ], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "sshd.log"), "a")] });
         sshd.set(name, child);
         await waitInNamespace(NODES[name], 22);
@@ -156,12 +159,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-runner-"));
         fs.mkdirSync(path.join(work, "home"));
-        for (const dir of [STATE_DIR, KUBE_DIR]) {
-            if (!fs.existsSync(dir)) {
-                fs.mkdirSync(dir);
-                createdDirs.push(dir); // only a mount point: each node mounts its own tmpfs on it
-            }
-        }
+        assertHostUntouched();
         run("ip", ["netns", "add", NETNS]);
         run("ip", ["-n", NETNS, "link", "set", "lo", "up"]);
 
@@ -197,7 +195,12 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         const onHosts = (joins: boolean) => [
             { name: "reach the host", "ansible.builtin.command": "true" },
             // What Kubespray leaves on a node it joined, and the runner looks for.
-            ...(joins ? [{ name: "join", "ansible.builtin.file": { path: `${KUBE_DIR}/kubelet.conf`, state: "touch" } }] : []),
+            ...(joins
+                ? [
+                      { name: "kubernetes directory", "ansible.builtin.file": { path: KUBE_DIR, state: "directory", mode: "0755" } },
+                      { name: "join", "ansible.builtin.file": { path: `${KUBE_DIR}/kubelet.conf`, state: "touch" } },
+                  ]
+                : []),
         ];
         for (const name of ["cluster.yml", "upgrade-cluster.yml", "scale.yml", "playbooks/facts.yml"]) {
             const joins = name === "cluster.yml" || name === "scale.yml";
@@ -244,7 +247,6 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         }
         web?.kill("SIGKILL");
         for (const child of sshd.values()) child.kill("SIGKILL");
-        for (const dir of createdDirs) fs.rmSync(dir, { recursive: true, force: true });
         fs.rmSync(work, { recursive: true, force: true });
     });
 

@@ -71,6 +71,17 @@ describe("apps layer (production, update)", () => {
         }
     });
 
+    it("deploys from Git at the pinned revision, with the Git server's certificate trusted by ArgoCD", async () => {
+        const fromGit = await runStackFile("production", {
+            edit: (d) => Object.assign(d["erpdc:apps"], { gitRepoUrl: "https://git.erp.uno/erp/erp-uno.git", gitRevision: "v2026.11.1" }),
+        });
+        const source = (find(fromGit.resources, "erp-uno").inputs.spec as any).source;
+        assert.deepEqual([source.repoURL, source.path, source.targetRevision], ["https://git.erp.uno/erp/erp-uno.git", "apps/charts/erp-uno", "v2026.11.1"]);
+        const certificates = (find(fromGit.resources, "argocd").inputs.values as any).configs.tls.certificates;
+        assert.deepEqual(Object.keys(certificates).sort(), ["charts.erp.uno", "git.erp.uno"]);
+        assert.equal(certificates["git.erp.uno"], certificates["charts.erp.uno"]);
+    });
+
     it("brings the namespaces up in tier order", () => {
         const order = ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"];
         for (let i = 1; i < order.length; i++) {

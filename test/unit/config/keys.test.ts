@@ -148,7 +148,11 @@ const EDITS: Record<string, KeyEdit> = {
     "kubernetes.pythonIndexUrl": { edit: set("kubernetes.pythonIndexUrl", "http://10.0.0.3/pypi/simple/") },
     "apps.profile": { stack: "production", edit: set("apps.profile", "light") },
     "apps.imageVersion": { edit: set("apps.imageVersion", "2026.12.1") },
-    "apps.gitRepoUrl": { edit: set("apps.gitRepoUrl", "https://git.dev.erp.uno/erp/erp-uno.git") },
+    "apps.gitRepoUrl": { edit: (d) => Object.assign(at(d, "apps"), { gitRepoUrl: "https://git.dev.erp.uno/erp/erp-uno.git", gitRevision: "2026.11.1" }) },
+    "apps.gitRevision": {
+        base: (d) => Object.assign(at(d, "apps"), { gitRepoUrl: "https://git.dev.erp.uno/erp/erp-uno.git", gitRevision: "2026.11.1" }),
+        edit: (d) => (at(d, "apps").gitRevision = "0123456789abcdef0123456789abcdef01234567"),
+    },
     // A chart version names its images: the other row of apps/argocd.ts, on a Kubernetes both rows are tested on.
     "apps.argocd.chartVersion": {
         base: set("kubernetes.kubeVersion", "1.30.13"),
