@@ -53,11 +53,13 @@ export const PER_NODE_ADDONS: readonly Request[] = [
 
 /**
  * The cluster's single add-ons (same tag): CoreDNS, two replicas of 100m/70Mi (dns_min_replicas,
- * dns_*_requests), calico-kube-controllers 30m/64M, metrics-server 100m/200Mi
- * (roles/kubernetes-apps/metrics_server/defaults/main.yml).
+ * dns_*_requests), its autoscaler 20m/10Mi (enable_dns_autoscaler: true, dns_autoscaler_*_requests,
+ * roles/kubernetes-apps/ansible/defaults/main.yml), calico-kube-controllers 30m/64M, metrics-server
+ * 100m/200Mi (roles/kubernetes-apps/metrics_server/defaults/main.yml).
  */
 export const CLUSTER_ADDONS: readonly Request[] = [
     { name: "CoreDNS x2", cpuMillis: 200, memoryMiB: 140 },
+    { name: "dns-autoscaler", cpuMillis: 20, memoryMiB: 10 },
     { name: "calico-kube-controllers", cpuMillis: 30, memoryMiB: 61 },
     { name: "metrics-server", cpuMillis: 100, memoryMiB: 200 },
 ];

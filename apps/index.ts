@@ -15,6 +15,7 @@ import { bcryptHash } from "../lib/bcrypt";
 import type { LocalCa, ServerCertificate } from "../pki";
 import type { ProxmoxLayer } from "../proxmox";
 import { ARGOCD_REQUESTS } from "./capacity";
+import { effectiveValues } from "./values";
 import type { AppsPlan } from "./plan";
 
 const PUBLISH_SCRIPT = fs.readFileSync(path.join(__dirname, "files", "publish-chart.sh"), "utf8");
@@ -31,8 +32,16 @@ export interface ErpAppsArgs {
     readonly artifacts: ArtifactSink;
 }
 
-/** What "done" means for the erp-uno Application: ArgoCD's sync and health status. */
-export const APPLICATION_READY = ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"] as const;
+/**
+ * What "done" means for the erp-uno Application: synced, healthy, and the last sync operation (with
+ * its PostSync portal check) succeeded. A failed hook leaves sync Synced and health Healthy but the
+ * operation Failed, so the phase is needed too.
+ */
+export const APPLICATION_READY = [
+    "jsonpath={.status.sync.status}=Synced",
+    "jsonpath={.status.health.status}=Healthy",
+    "jsonpath={.status.operationState.phase}=Succeeded",
+] as const;
 /** Long enough for a first sync of 30 components pulling from the contour's registry. */
 export const APPLICATION_TIMEOUT_SECONDS = 1800;
 
@@ -80,9 +89,13 @@ export class ErpApps extends pulumi.ComponentResource {
 
     private createNamespaces(): Map<string, k8s.core.v1.Namespace> {
         const namespaces = new Map<string, k8s.core.v1.Namespace>();
+        const effective = effectiveValues(this.plan.chart, this.plan.values);
         let below: k8s.core.v1.Namespace | undefined;
         for (const namespace of this.tiers()) {
             const { tier, podSecurity = "restricted" } = this.plan.chart.defaults.namespaces[namespace] ?? { tier: 0 };
+            // The exception holds only while a component that needs it runs there (the light profile has none).
+            const members = Object.values(effective.services[namespace] ?? {});
+            const enforce = members.some((svc) => svc.enabled && svc.privileges) ? podSecurity : "restricted";
             below = new k8s.core.v1.Namespace(
                 namespace,
                 {
@@ -93,7 +106,7 @@ export class ErpApps extends pulumi.ComponentResource {
                             "erp.uno/tier": String(tier),
                             // The chart's values name the one exception and its reason (namespaces.<ns>.podSecurity);
                             // warn and audit stay at restricted, so any other pod that needs more shows up.
-                            "pod-security.kubernetes.io/enforce": podSecurity,
+                            "pod-security.kubernetes.io/enforce": enforce,
                             "pod-security.kubernetes.io/warn": "restricted",
                             "pod-security.kubernetes.io/audit": "restricted",
                         },

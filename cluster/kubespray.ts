@@ -35,7 +35,8 @@ export function inventory(plan: ClusterPlan): Record<string, unknown> {
     const { controlPlane, workers, allInOne } = plan;
     const hostVars = (address: string) => ({ ansible_host: address, ip: address, access_ip: address });
     const hosts: Record<string, unknown> = {};
-    controlPlane.forEach((vm, i) => (hosts[vm.name] = { ...hostVars(vm.address), etcd_member_name: `etcd${i + 1}` }));
+    // The member's name follows the VM's number, so that a gap in a map of addresses renames no member.
+    controlPlane.forEach((vm) => (hosts[vm.name] = { ...hostVars(vm.address), etcd_member_name: `etcd${vm.number}` }));
     for (const vm of workers) {
         hosts[vm.name] = hostVars(vm.address);
     }

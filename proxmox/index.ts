@@ -338,6 +338,9 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         "initialization.userDataFileId",
                         "initialization.networkDataFileId",
                         "initialization.metaDataFileId",
+                        // The host key reaches a VM at its first boot only; a VM made before the key
+                        // existed keeps its own until it is rebuilt (README: day-2, pinned host keys).
+                        "initialization.vendorDataFileId",
                     ],
                     // Bounds the full clones running at once per storage lock ("can't lock file ... got timeout").
                     dependsOn: predecessor === undefined ? [] : [vms[predecessor] as proxmox.VmLegacy],

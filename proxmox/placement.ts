@@ -76,11 +76,20 @@ export function placeVms(
     for (const [roleOffset, role] of ROLES.entries()) {
         const roleCount = new Map<string, number>();
         const roleMemory = new Map<string, number>();
+        // VMs really there (vacant slots left out): strict anti-affinity is about these alone, so a
+        // host that holds only a vacant slot is free for a VM of a strict role.
+        const realCount = new Map<string, number>();
+        const strict = rules.strictRoles.has(role);
         for (const vm of vms.filter((candidate) => candidate.role === role)) {
             const allowed = vm.allowedHosts ?? hosts.map((host) => host.name);
-            const candidates = hosts.filter((host) => allowed.includes(host.name));
-            if (candidates.length === 0) {
+            const eligible = hosts.filter((host) => allowed.includes(host.name));
+            if (eligible.length === 0) {
                 problems.push(`${vm.name}: none of its allowed hosts (${allowed.join(", ")}) is a Proxmox host`);
+                continue;
+            }
+            const candidates = eligible.filter((host) => !(strict && !vm.vacant && (realCount.get(host.name) ?? 0) > 0));
+            if (candidates.length === 0) {
+                problems.push(`${vm.name}: strict anti-affinity for ${role} needs one host per VM, but all ${eligible.length} allowed hosts already carry one`);
                 continue;
             }
             const rank = (host: PlacementHost) => {
@@ -92,14 +101,8 @@ export function placeVms(
                 ];
             };
             const best = candidates.reduce((left, right) => (compareRanks(rank(right), rank(left)) < 0 ? right : left));
-            if (rules.strictRoles.has(role) && (roleCount.get(best.name) ?? 0) > 0 && !vm.vacant) {
-                problems.push(
-                    `${vm.name}: strict anti-affinity for ${role} needs one host per VM, ` +
-                        `but all ${candidates.length} allowed hosts already carry one`,
-                );
-                continue;
-            }
             placement.set(vm.name, best.name);
+            if (!vm.vacant) realCount.set(best.name, (realCount.get(best.name) ?? 0) + 1);
             roleCount.set(best.name, (roleCount.get(best.name) ?? 0) + 1);
             roleMemory.set(best.name, (roleMemory.get(best.name) ?? 0) + vm.memoryMiB);
         }

@@ -29,9 +29,6 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
             continue;
         }
         const prefix = settings.namePrefix ?? DEFAULT_NAME_PREFIX[role];
-        if (!DNS_LABEL.test(`${prefix}${Math.max(settings.count, 1)}`)) {
-            problems.fail(`${key}.namePrefix`, prefix, "VM names are the prefix plus a number and must be DNS labels; use lowercase letters, digits and hyphens");
-        }
         const numbered = numberedAddresses(key, prefix, settings.addresses, problems);
         const listed = Object.keys(settings.addresses).length;
         if (listed !== settings.count) {
@@ -42,6 +39,9 @@ export function expandVms(config: ProxmoxConfig, network: Ipv4Network, problems:
             );
         }
         const highest = Math.max(settings.count, ...numbered.map((entry) => entry.number));
+        if (!DNS_LABEL.test(`${prefix}${Math.max(highest, 1)}`)) {
+            problems.fail(`${key}.namePrefix`, prefix, "VM names are the prefix plus a number and must be DNS labels; use lowercase letters, digits and hyphens");
+        }
         if (settings.vmIdStart < VM_ID_RANGE.min || settings.vmIdStart + highest - 1 > VM_ID_RANGE.max) {
             problems.fail(`${key}.vmIdStart`, settings.vmIdStart, `Proxmox VM IDs run from ${VM_ID_RANGE.min} to ${VM_ID_RANGE.max}`);
         }

@@ -114,7 +114,8 @@ export class PolicySet {
 
     private selecting(pod: Pod, direction: "Ingress" | "Egress"): NetworkPolicy[] {
         return this.policies.filter((policy) => {
-            const types = policy.spec.policyTypes ?? (policy.spec.egress ? ["Ingress", "Egress"] : ["Ingress"]);
+            // Without policyTypes, the API adds Egress only when the policy has egress rules.
+            const types = policy.spec.policyTypes ?? ((policy.spec.egress?.length ?? 0) > 0 ? ["Ingress", "Egress"] : ["Ingress"]);
             return policy.metadata.namespace === pod.namespace && types.includes(direction) && selectorMatches(policy.spec.podSelector, pod.labels);
         });
     }

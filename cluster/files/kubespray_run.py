@@ -405,14 +405,33 @@ def _remove_journal(settings, key, current):
 
 
 def merged_known_hosts(*texts):
-    """known_hosts lines of several sources, each host once (the first source wins)."""
+    """known_hosts lines of several sources, each address and name pinned once: a line any of whose
+    names an earlier source already pins is dropped (a reused address keeps the current VM's key)."""
     lines, seen = [], set()
     for text in texts:
         for line in (text or "").splitlines():
-            if line.strip() and line.split()[0] not in seen:
-                seen.add(line.split()[0])
-                lines.append(line)
+            if not line.strip():
+                continue
+            patterns = set(line.split()[0].split(","))
+            if patterns & seen:
+                continue
+            seen |= patterns
+            lines.append(line)
     return "".join(line + "\n" for line in lines)
+
+
+def recheck_removals(journal, answers):
+    """An unfinished graceful remove-node run whose hosts do not all answer any more becomes the
+    ungraceful one (they went away while the run was stopped). Returns the hosts switched."""
+    switched = []
+    for run in journal["runs"][journal["finished"]:]:
+        if run.get("playbook") != "remove-node.yml" or run["extraVars"].get("reset_nodes") == "false":
+            continue
+        gone = sorted(name for name, address in run["removedHosts"].items() if not answers(address))
+        if gone:
+            run["extraVars"].update(UNGRACEFUL)
+            switched += gone
+    return switched
 
 
 def _plan(settings, key, current, known_hosts_path, known_hosts):
@@ -483,6 +502,10 @@ def main():
             if journal is not None:
                 resume_runs(journal, current)  # refuses when the config has moved on
                 print("erpdc: resuming the run started %s: %d of %d step(s) done" % (journal["startedAt"], journal["finished"], len(journal["runs"])), flush=True)
+                with open(known_hosts_path, "w") as out:
+                    out.write(merged_known_hosts(known_hosts, journal["knownHosts"]))
+                for name in recheck_removals(journal, lambda address: _answers_ssh(settings, key, address)):
+                    print("erpdc: %s does not answer with its pinned host key any more; removing it without a reset" % name, flush=True)
             else:
                 journal = _plan(settings, key, current, known_hosts_path, known_hosts)
         except PlanError as error:

@@ -114,6 +114,7 @@ for (const stack of STACKS) {
                         "initialization.userDataFileId",
                         "initialization.networkDataFileId",
                         "initialization.metaDataFileId",
+                        "initialization.vendorDataFileId",
                     ]);
                     // A fixed VM ID: the old VM must go before its replacement is made.
                     assert.equal(clone.deleteBeforeReplace, true);

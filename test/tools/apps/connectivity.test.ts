@@ -181,21 +181,38 @@ describe("connectivity under the rendered NetworkPolicies", function () {
                 mustDeny(pods.filter((to) => !portal.includes(to)).flatMap((to) => to.ports.map((p) => ({ from: check, to, port: p.port, protocol: p.protocol as "TCP" | "UDP" }))));
             });
 
-            it("denies every call between components that was not declared, on every port", () => {
-                const flows: Flow[] = [];
-                for (const { component, calls } of declared) {
-                    if (component === "erp-telemetry/prometheus") continue; // the scraper, checked above
-                    const targets = new Set(calls.map((call) => call.split(":")[0]));
-                    for (const other of declared) {
-                        if (other.component === component || targets.has(other.component)) continue;
-                        for (const to of byComponent(other.component)) {
-                            for (const port of to.ports) {
-                                for (const from of byComponent(component)) flows.push({ from, to, port: port.port, protocol: port.protocol as "TCP" | "UDP" });
-                            }
+            it("allows between components exactly the declared calls on the called ports, the scrapes, and the members' own ports: nothing else on any port", () => {
+                const ERLANG = [4369, 9100, 9115];
+                const scrapePorts = (pod: Pod) => pod.ports.filter((p) => p.name === "http" || p.name === "metrics").map((p) => p.port);
+                const wrong: string[] = [];
+                for (const from of pods) {
+                    const fromComponent = `${from.namespace}/${from.labels["app.kubernetes.io/name"]}`;
+                    const calls = declared.find((d) => d.component === fromComponent)?.calls ?? [];
+                    for (const to of pods) {
+                        if (to === from) continue;
+                        const toComponent = `${to.namespace}/${to.labels["app.kubernetes.io/name"]}`;
+                        const candidates = [...new Set([...to.ports.map((p) => `${p.port}/${p.protocol}`), ...ERLANG.map((port) => `${port}/TCP`)])];
+                        for (const candidate of candidates) {
+                            const [port, protocol] = [Number(candidate.split("/")[0]), candidate.split("/")[1] as "TCP" | "UDP"];
+                            // A component's calls to itself (everyComponentCalls includes the collector) are no flow between its members.
+                            const called = toComponent !== fromComponent && calls.some((call) => {
+                                const [target, portName] = call.split(":");
+                                const p = to.ports.find((q) => q.name === portName);
+                                return target === toComponent && p?.port === port && p.protocol === protocol;
+                            });
+                            const scraped = fromComponent === "erp-telemetry/prometheus" && toComponent !== fromComponent && protocol === "TCP" && scrapePorts(to).includes(port);
+                            const member = fromComponent === toComponent && protocol === "TCP" && (port === 4369 || (port >= 9100 && port <= 9115));
+                            const expected = called || scraped || member;
+                            if (policies.allows({ from, to, port, protocol }) !== expected) wrong.push(`${show({ from, to, port, protocol })} ${expected ? "denied" : "allowed"}`);
                         }
                     }
                 }
-                mustDeny(flows);
+                assert.deepEqual(wrong, [], "flows that the declared calls do not account for");
+            });
+
+            it("lets only a pod's own node reach it outside the policies (kubelet probes), not another node", () => {
+                const other = (pod: Pod): Host => ({ kind: "host", name: "another node", ip: "10.0.0.99", node: "node9" });
+                mustDeny(pods.flatMap((to) => to.ports.map((p) => ({ from: other(to), to, port: p.port, protocol: p.protocol as "TCP" | "UDP" }))));
             });
 
             it("denies pods the internet, the mirrors, the API server and the ingress controller's other targets", () => {

@@ -189,7 +189,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         // The log and the failure run once on the controller, within the play of the playbook's hosts,
         // so that --limit (scale.yml) keeps them.
         const controller = (name: string) => [
-            { name: "log", "ansible.builtin.shell": `echo "${name} limit={{ ansible_limit | default('') }} node={{ node | default('') }} reset_nodes={{ reset_nodes | default('') }}" >> "$ERPDC_TEST_LOG"`, delegate_to: "localhost", run_once: true, become: false },
+            { name: "log", "ansible.builtin.shell": `echo "${name} limit={{ ansible_limit | default('') }} node={{ node | default('') }} reset_nodes={{ reset_nodes | default('') }} allow_ungraceful_removal={{ allow_ungraceful_removal | default('') }}" >> "$ERPDC_TEST_LOG"`, delegate_to: "localhost", run_once: true, become: false },
             { name: "fail on request", "ansible.builtin.fail": { msg: "told to fail" }, when: `lookup('env', 'ERPDC_TEST_FAIL') == '${name}'`, run_once: true },
         ];
         const onHosts = (joins: boolean) => [
@@ -265,7 +265,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         const result = runRunner(bundle(manifest("1.32.5", ["k8s-worker1"])));
         assert.equal(result.code, 0, result.output);
         assert.match(result.output, /resuming the run started .*: 0 of 1 step\(s\) done/);
-        assert.deepEqual(log().slice(-1), ["cluster.yml limit= node= reset_nodes="]);
+        assert.deepEqual(log().slice(-1), ["cluster.yml limit= node= reset_nodes= allow_ungraceful_removal="]);
         const record = JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string);
         assert.equal(record.format, 2);
         assert.equal(record.manifest.kubeVersion, "1.32.5");
@@ -305,7 +305,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         const before = log().length;
         const result = runRunner(bundle(manifest("1.32.6", ["k8s-worker1", "k8s-worker2"])));
         assert.equal(result.code, 0, result.output);
-        assert.deepEqual(log().slice(before), ["scale.yml limit=k8s-worker2 node= reset_nodes="]);
+        assert.deepEqual(log().slice(before), ["scale.yml limit=k8s-worker2 node= reset_nodes= allow_ungraceful_removal="]);
         assert.equal(JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string).manifest.kubeVersion, "1.32.6");
         assert.equal(nodeFile("k8s-control1", "kubespray-journal.json"), undefined);
     });
@@ -316,7 +316,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         const result = runRunner(bundle(manifest("1.32.6", ["k8s-worker1"])));
         assert.equal(result.code, 0, result.output);
         assert.match(result.output, /k8s-worker2 \(127\.0\.0\.22\) does not answer with its pinned host key; removing it without a reset/);
-        assert.deepEqual(log().slice(before), ["remove-node.yml limit= node=k8s-worker2 reset_nodes=false"]);
+        assert.deepEqual(log().slice(before), ["remove-node.yml limit= node=k8s-worker2 reset_nodes=false allow_ungraceful_removal=true"]);
         assert.deepEqual(Object.keys(JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string).manifest.workers), ["k8s-worker1"]);
     });
 });

@@ -53,7 +53,11 @@ describe("apps layer (production, update)", () => {
         assert.deepEqual((find(run.resources, "erp-project").inputs.spec as any).clusterResourceWhitelist, []);
         // pulumi up waits for Synced and Healthy, within a limit.
         const annotations = (application.inputs.metadata as any).annotations;
-        assert.deepEqual(JSON.parse(annotations["pulumi.com/waitFor"]), ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"]);
+        assert.deepEqual(JSON.parse(annotations["pulumi.com/waitFor"]), [
+            "jsonpath={.status.sync.status}=Synced",
+            "jsonpath={.status.health.status}=Healthy",
+            "jsonpath={.status.operationState.phase}=Succeeded",
+        ]);
         assert.equal(annotations["pulumi.com/timeoutSeconds"], "1800");
         assert.equal(spec.syncPolicy.retry.limit, 5);
         assert.equal(spec.source.helm.valuesObject.global.registry, "registry.erp.uno");
@@ -66,6 +70,7 @@ describe("apps layer (production, update)", () => {
         for (const namespace of ["erp-infra", "erp-telemetry", "erp-security", "erp-ai", "erp-services", "erp-apps"]) {
             const labels = (find(run.resources, namespace).inputs.metadata as any).labels;
             assert.equal(labels["pod-security.kubernetes.io/enforce"], namespace === "erp-security" ? "privileged" : "restricted", namespace);
+            assert.equal(labels["pod-security.kubernetes.io/warn"], "restricted", namespace);
             assert.equal(labels["pod-security.kubernetes.io/warn"], "restricted", namespace);
             assert.equal(labels["pod-security.kubernetes.io/audit"], "restricted", namespace);
         }
@@ -80,6 +85,11 @@ describe("apps layer (production, update)", () => {
         const certificates = (find(fromGit.resources, "argocd").inputs.values as any).configs.tls.certificates;
         assert.deepEqual(Object.keys(certificates).sort(), ["charts.erp.uno", "git.erp.uno"]);
         assert.equal(certificates["git.erp.uno"], certificates["charts.erp.uno"]);
+    });
+
+    it("keeps erp-security restricted where no component needs the exception (dev's light profile has no vpn-wireguard)", async () => {
+        const dev = await baselineRun("dev");
+        assert.equal((find(dev.resources, "erp-security").inputs.metadata as any).labels["pod-security.kubernetes.io/enforce"], "restricted");
     });
 
     it("brings the namespaces up in tier order", () => {
@@ -135,11 +145,11 @@ describe("apps values and capacity", () => {
         assert.equal([min.storageGiB, max.storageGiB].join("/"), "260/420");
     });
 
-    it("leaves room on each node for the kubelet, calico-node and nodelocaldns, and once for CoreDNS, calico-kube-controllers, metrics-server and ArgoCD", () => {
+    it("leaves room on each node for the kubelet, calico-node and nodelocaldns, and once for CoreDNS and its autoscaler, calico-kube-controllers, metrics-server and ArgoCD", () => {
         const one = allocatable([{ cores: 8, memoryMiB: 32768, diskGiB: 200 }]);
-        // 8000m - 250 (kubelet) - 150 (calico-node) - 100 (nodelocaldns) - 200 (CoreDNS x2) - 30 - 100 (metrics-server) - 550 (ArgoCD's six parts)
-        assert.equal(one.cpuMillis, 8000 - 250 - 150 - 100 - 200 - 30 - 100 - 550);
-        assert.equal(one.memoryMiB, 32768 - 1024 - 61 - 70 - 140 - 61 - 200 - (512 + 256 + 128 + 64 + 64 + 64));
+        // 8000m - 250 (kubelet) - 150 (calico-node) - 100 (nodelocaldns) - 200 (CoreDNS x2) - 20 (its autoscaler) - 30 - 100 (metrics-server) - 550 (ArgoCD's six parts)
+        assert.equal(one.cpuMillis, 8000 - 250 - 150 - 100 - 200 - 20 - 30 - 100 - 550);
+        assert.equal(one.memoryMiB, 32768 - 1024 - 61 - 70 - 140 - 10 - 61 - 200 - (512 + 256 + 128 + 64 + 64 + 64));
         assert.equal(one.storageGiB, 170);
     });
 

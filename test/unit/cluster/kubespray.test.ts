@@ -311,8 +311,19 @@ describe("the run journal: a run that stopped midway is finished, or refused", (
         assert.match(chooseJournal({ "k8s-control1": [3, ""], "k8s-control2": [255, "ssh: connect to host 10.0.0.12 port 22: No route to host"] }).error ?? "", /could not read the run journal on k8s-control2/);
     });
 
-    it("merges known_hosts so that a leaving worker keeps the key it joined with", () => {
+    it("merges known_hosts so that a leaving worker keeps the key it joined with, and a reused address only the current VM's", () => {
         const { result } = callRunner("kubespray_run.merged_known_hosts(*data)", "SystemExit", ["10.0.0.21,k8s-worker1 ssh-ed25519 AAAA1\n", "10.0.0.21,k8s-worker1 ssh-ed25519 OLD\n10.0.0.23,k8s-worker3 ssh-ed25519 AAAA3\n"]);
         assert.equal(result, "10.0.0.21,k8s-worker1 ssh-ed25519 AAAA1\n10.0.0.23,k8s-worker3 ssh-ed25519 AAAA3\n");
+        // k8s-worker2 left and k8s-worker4 took its address: the address is pinned to k8s-worker4's key alone.
+        const reused = callRunner("kubespray_run.merged_known_hosts(*data)", "SystemExit", ["10.0.0.22,k8s-worker4 ssh-ed25519 KEY4\n", "10.0.0.22,k8s-worker2 ssh-ed25519 KEY2\n"]).result;
+        assert.equal(reused, "10.0.0.22,k8s-worker4 ssh-ed25519 KEY4\n");
+    });
+
+    it("turns an unfinished graceful removal ungraceful when its worker stopped answering while the run was stopped", () => {
+        const removal = plan(base, { ...base, workers: { "k8s-worker1": "10.0.0.21", "k8s-worker2": "10.0.0.22" } }).runs as any[];
+        const check = (gone: string[]) =>
+            callRunner("(lambda j: (kubespray_run.recheck_removals(j, lambda a: a not in data['gone']), j['runs'][0]['extraVars']))(data['journal'])", "SystemExit", { journal: { runs: removal, finished: 0 }, gone }).result;
+        assert.deepEqual(check([]), [[], { node: "k8s-worker3", skip_confirmation: "yes" }]);
+        assert.deepEqual(check(["10.0.0.23"]), [["k8s-worker3"], { node: "k8s-worker3", skip_confirmation: "yes", reset_nodes: "false", allow_ungraceful_removal: "true" }]);
     });
 });

@@ -53,6 +53,15 @@ describe("placement", () => {
         assert.equal(new Set(placement.values()).size, 3);
     });
 
+    it("lets a strict role use the host a vacant slot holds (a control-plane node replaced by a new number)", () => {
+        const nodes = vms("controlPlane", 4);
+        const withGap = nodes.map((vm, i) => (i === 1 ? { ...vm, vacant: true } : vm));
+        const placement = placeVms(hosts(64, 64, 64), withGap, rules());
+        assert.deepEqual([...placement.keys()], ["controlPlane1", "controlPlane3", "controlPlane4"]);
+        assert.equal(new Set(placement.values()).size, 3, "three nodes on three hosts");
+        assert.throws(() => placeVms(hosts(64, 64, 64), nodes, rules()), /strict anti-affinity/);
+    });
+
     it("keeps a role on its allowed hosts", () => {
         const restricted = vms("infra", 2).map((vm) => ({ ...vm, allowedHosts: ["pve2", "pve3"] }));
         const placement = placeVms(hosts(64, 64, 64), restricted, rules());

@@ -57,3 +57,10 @@ Call with (dict "root" $ "from" "<ns>/<name>" "call" "<call>").
 {{- define "erp-uno.peerOf" -}}
 {{- toJson (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .ns)) "podSelector" (dict "matchLabels" (dict "app.kubernetes.io/name" .name))) -}}
 {{- end -}}
+
+{{/* The ports Prometheus scrapes on a component: those named http and metrics, as NetworkPolicy ports (JSON). */}}
+{{- define "erp-uno.scrapePorts" -}}
+{{- $ports := list -}}
+{{- range .ports -}}{{- if has .name (list "http" "metrics") -}}{{- $ports = append $ports (dict "port" (.targetPort | default .port) "protocol" "TCP") -}}{{- end -}}{{- end -}}
+{{- toJson $ports -}}
+{{- end -}}
