@@ -85,8 +85,8 @@ export function argocdDemand(): Request {
 
 /**
  * What a control-plane node's own static pods request when it also runs workloads (all-in-one):
- * kubeadm's kube-apiserver 250m, kube-controller-manager 200m, kube-scheduler 100m (no memory
- * requests; kubeadm's control-plane manifests). etcd runs as a host service (Kubespray's
+ * kubeadm's kube-apiserver 250m, kube-controller-manager 200m, kube-scheduler 100m, CPU only
+ * (cmd/kubeadm/app/phases/controlplane/manifests.go, ComponentResources). etcd runs as a host service (Kubespray's
  * etcd_deployment_type: host) and is covered by the node's own reserve.
  */
 export const CONTROL_PLANE_PODS: Request = { name: "the control plane's static pods", cpuMillis: 550, memoryMiB: 0 };

@@ -502,6 +502,7 @@ def main():
             if journal is not None:
                 resume_runs(journal, current)  # refuses when the config has moved on
                 print("erpdc: resuming the run started %s: %d of %d step(s) done" % (journal["startedAt"], journal["finished"], len(journal["runs"])), flush=True)
+                # The bundle's pins first (the program's current keys), then the journal's for nodes that leave.
                 with open(known_hosts_path, "w") as out:
                     out.write(merged_known_hosts(known_hosts, journal["knownHosts"]))
                 for name in recheck_removals(journal, lambda address: _answers_ssh(settings, key, address)):
@@ -513,9 +514,6 @@ def main():
         if journal is None:
             print("erpdc: the cluster already matches; no playbook to run")
             return
-        # The bundle's pins first (the program's current keys), then the journal's for nodes that leave.
-        with open(known_hosts_path, "w") as out:
-            out.write(merged_known_hosts(known_hosts, journal["knownHosts"]))
         _write_everywhere(settings, key, current, JOURNAL, journal)
         source = _kubespray(settings, cache)
         playbook_bin = _ansible(settings, cache, source)

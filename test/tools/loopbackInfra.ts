@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { htpasswdLine, nginxSites, registryConfig, type Site } from "../../infraServices/services";
-import { freePort, makeCa, Processes, run, waitForPort, type TestCa } from "./support";
+import { freePort, makeCa, Processes, run, sshdConfig, waitForPort, type TestCa } from "./support";
 
 /** The push account and the nodes' pull-only account, as the program names them by default. */
 export const USER = "erpdc";
@@ -107,20 +107,7 @@ export class LoopbackInfra {
         fs.copyFileSync(`${this.sshKey}.pub`, path.join(dir, "authorized_keys"));
         fs.writeFileSync(
             path.join(dir, "sshd_config"),
-            [
-                "ListenAddress 127.0.0.1",
-                `Port ${this.ports.ssh}`,
-                `HostKey ${path.join(dir, "host_key")}`,
-                `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
-                `PidFile ${path.join(dir, "sshd.pid")}`,
-                "PermitRootLogin prohibit-password",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "StrictModes no",
-                "Subsystem sftp internal-sftp",
-                "",
-            ].join("\n"),
+            sshdConfig({ listen: `127.0.0.1:${this.ports.ssh}`, hostKey: path.join(dir, "host_key"), authorizedKeys: path.join(dir, "authorized_keys"), pidFile: path.join(dir, "sshd.pid") }),
         );
         // sshd checks its privilege-separation directory before it starts.
         fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });

@@ -110,3 +110,23 @@ export class Processes {
         );
     }
 }
+
+/**
+ * The sshd_config of a test's own sshd: keys only, root by key, no PAM (it runs as root without a
+ * login session), listening only where it is told (`address:port`).
+ */
+export function sshdConfig(options: { readonly listen: string; readonly hostKey: string; readonly authorizedKeys: string; readonly pidFile: string }): string {
+    return [
+        `ListenAddress ${options.listen}`,
+        `HostKey ${options.hostKey}`,
+        `AuthorizedKeysFile ${options.authorizedKeys}`,
+        `PidFile ${options.pidFile}`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "Subsystem sftp internal-sftp",
+        "",
+    ].join("\n");
+}

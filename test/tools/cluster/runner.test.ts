@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { ROOT } from "../../../render/stackConfig";
-import { run } from "../support";
+import { run, sshdConfig } from "../support";
 
 /** Debian's Python builds the stand-in wheel (setuptools, wheel) and serves the files. */
 const PYTHON = "/usr/bin/python3";
@@ -55,22 +55,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
     const startNode = async (name: NodeName) => {
         const dir = path.join(work, name);
         const config = path.join(dir, "sshd_config");
-        fs.writeFileSync(
-            config,
-            [
-                `ListenAddress ${NODES[name]}:22`,
-                `HostKey ${path.join(dir, "host_key")}`,
-                `AuthorizedKeysFile ${path.join(work, "authorized_keys")}`,
-                `PidFile ${path.join(dir, "sshd.pid")}`,
-                "PermitRootLogin prohibit-password",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "StrictModes no",
-                "Subsystem sftp internal-sftp",
-                "",
-            ].join("\n"),
-        );
+        fs.writeFileSync(config, sshdConfig({ listen: `${NODES[name]}:22`, hostKey: path.join(dir, "host_key"), authorizedKeys: path.join(work, "authorized_keys"), pidFile: path.join(dir, "sshd.pid") }));
         // A mount namespace per node, with /etc an overlay whose changes land in the node's own directory.
         fs.mkdirSync(path.join(dir, "etc-upper"));
         fs.mkdirSync(path.join(dir, "etc-work"));
