@@ -1,5 +1,6 @@
 // The apps layer: publishes the erp-uno chart, installs ArgoCD from the internal chart server, and
 // hands erp-uno to ArgoCD (automated sync, prune, self-heal) with this stack's values.
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as command from "@pulumi/command";
@@ -12,6 +13,7 @@ import type { KubesprayCluster } from "../cluster";
 import type { InfraServices } from "../infraServices";
 import type { ArtifactSink } from "../lib/artifacts";
 import { bcryptHash } from "../lib/bcrypt";
+import { shellQuote } from "../lib/remote";
 import type { LocalCa, ServerCertificate } from "../pki";
 import type { ProxmoxLayer } from "../proxmox";
 import { ARGOCD_REQUESTS } from "./capacity";
@@ -33,17 +35,16 @@ export interface ErpAppsArgs {
 }
 
 /**
- * What "done" means for the erp-uno Application: synced, healthy, and the last sync operation (with
- * its PostSync portal check) succeeded. A failed hook leaves sync Synced and health Healthy but the
- * operation Failed, so the phase is needed too.
+ * pulumi up ends when ArgoCD has synced the Application's current spec and it is healthy (the last
+ * sync operation, with its PostSync portal check, succeeded), or fails with ArgoCD's reason: the
+ * failed operation's message, or at this limit the status, conditions and resources not there yet.
+ * Long enough for a first sync of 30 components pulling from the contour's registry.
  */
-export const APPLICATION_READY = [
-    "jsonpath={.status.sync.status}=Synced",
-    "jsonpath={.status.health.status}=Healthy",
-    "jsonpath={.status.operationState.phase}=Succeeded",
-] as const;
-/** Long enough for a first sync of 30 components pulling from the contour's registry. */
 export const APPLICATION_TIMEOUT_SECONDS = 1800;
+const APPLICATION_POLL_SECONDS = 10;
+const WAIT_APPLICATION = fs.readFileSync(path.join(__dirname, "files", "wait_application.py"), "utf8");
+/** Kubespray's kubectl and admin kubeconfig on a control-plane node (bin_dir /usr/local/bin, v2.28.0). */
+const NODE_KUBECTL = "sudo /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf";
 
 export class ErpApps extends pulumi.ComponentResource {
     readonly argocdUrl: string;
@@ -76,7 +77,9 @@ export class ErpApps extends pulumi.ComponentResource {
         // The AppProject's sourceRepos must equal the Application's repoURL, so both come from here.
         const sourceRepo = this.plan.gitRepoUrl ?? args.services.chartsUrl;
         const project = this.createProject(argocdNamespace, argocd, sourceRepo);
-        this.createApplication(argocdNamespace, [project, publish, portalTls, ...namespaces.values()], sourceRepo);
+        const source = this.applicationSource(sourceRepo);
+        const application = this.createApplication(argocdNamespace, [project, publish, portalTls, ...namespaces.values()], source);
+        this.waitForSync(args, application, source);
         this.registerOutputs({ argocdUrl: this.argocdUrl, portalUrl: this.portalUrl });
     }
 
@@ -236,12 +239,16 @@ export class ErpApps extends pulumi.ComponentResource {
         );
     }
 
-    private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[], sourceRepo: string): k8s.apiextensions.CustomResource {
+    /** What ArgoCD deploys: the published chart at its version, or the chart's path in Git at the pinned revision. */
+    private applicationSource(sourceRepo: string): Record<string, unknown> {
         const { chart, values, gitRepoUrl, gitRevision } = this.plan;
         const helm = { releaseName: "erp-uno", valuesObject: values };
-        const source = gitRepoUrl
+        return gitRepoUrl
             ? { repoURL: gitRepoUrl, path: CHART_PATH, targetRevision: gitRevision, helm }
             : { repoURL: sourceRepo, chart: chart.name, targetRevision: chart.version, helm };
+    }
+
+    private createApplication(namespace: k8s.core.v1.Namespace, prerequisites: pulumi.Resource[], source: Record<string, unknown>): k8s.apiextensions.CustomResource {
         return new k8s.apiextensions.CustomResource(
             "erp-uno",
             {
@@ -251,13 +258,6 @@ export class ErpApps extends pulumi.ComponentResource {
                     name: "erp-uno",
                     namespace: namespace.metadata.name,
                     finalizers: ["resources-finalizer.argocd.argoproj.io"],
-                    annotations: {
-                        // pulumi up ends when ArgoCD has synced the chart and every resource is healthy,
-                        // or fails after the timeout with the condition that was not met (the provider's
-                        // generic await: a JSON list of conditions must all hold).
-                        "pulumi.com/waitFor": JSON.stringify(APPLICATION_READY),
-                        "pulumi.com/timeoutSeconds": String(APPLICATION_TIMEOUT_SECONDS),
-                    },
                 },
                 spec: {
                     project: "erp",
@@ -273,6 +273,34 @@ export class ErpApps extends pulumi.ComponentResource {
             },
             // The chart must be published, the project and namespaces there, and the portal's certificate in place.
             { ...this.k8sOpts, dependsOn: prerequisites },
+        );
+    }
+
+    /**
+     * The step pulumi up ends with: waits on the first control-plane node until the Application is
+     * Synced and Healthy for its current spec, or fails with ArgoCD's reason (apps/files/wait_application.py).
+     * Not the provider's pulumi.com/waitFor, whose timeout names only the condition that did not hold.
+     */
+    private waitForSync({ proxmox, cluster }: ErpAppsArgs, application: k8s.apiextensions.CustomResource, source: Record<string, unknown>): command.remote.Command {
+        const settings = {
+            APP_NAMESPACE: "argocd",
+            APP_NAME: "erp-uno",
+            TIMEOUT_SECONDS: String(APPLICATION_TIMEOUT_SECONDS),
+            POLL_SECONDS: String(APPLICATION_POLL_SECONDS),
+            KUBECTL: NODE_KUBECTL,
+        };
+        const assignments = Object.entries(settings).map(([key, value]) => `${key}=${shellQuote(value)}`);
+        return new command.remote.Command(
+            "erp-uno-synced",
+            {
+                connection: proxmox.connection(cluster.adminNode),
+                create: `${assignments.join(" ")} python3 -c ${shellQuote(WAIT_APPLICATION)}`,
+                // Waits again exactly when what the Application deploys changes (its source and values).
+                triggers: [createHash("sha256").update(JSON.stringify(source)).digest("hex")],
+            },
+            // Reads the Application's status, so it runs once Pulumi has applied its spec; a recreated
+            // Application syncs from scratch, so it is waited for again.
+            { parent: this, dependsOn: [application], replaceWith: [application] },
         );
     }
 }

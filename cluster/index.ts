@@ -42,6 +42,8 @@ export class KubesprayCluster extends pulumi.ComponentResource {
     readonly kubeconfig: pulumi.Output<string>;
     readonly provider: k8s.Provider;
     readonly apiEndpoint: string;
+    /** The control-plane VM whose admin kubeconfig and kubectl (both Kubespray's) the program uses. */
+    readonly adminNode: string;
 
     constructor(name: string, args: KubesprayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type token is part of every URN in existing state: it never changes.
@@ -53,6 +55,7 @@ export class KubesprayCluster extends pulumi.ComponentResource {
             throw new Error("Kubespray needs a control-plane node; the Proxmox plan guarantees one");
         }
         this.apiEndpoint = plan.apiEndpoint;
+        this.adminNode = first.name;
 
         const files = inventoryFiles(plan);
         const applied = manifest(plan);

