@@ -135,9 +135,15 @@ export class ErpApps extends pulumi.ComponentResource {
         );
     }
 
-    /** Pushes the chart to the registry (OCI) and the classic repository; again only when a chart file changes. */
-    private publishChart({ proxmox, services, ca }: ErpAppsArgs): command.local.Command {
-        const { chart, chartHost, adminUser } = this.plan;
+    /**
+     * Pushes the chart to every infra VM's registry (OCI) and classic repository; again only when a
+     * chart file changes, or after a run that missed a VM (a failed create is not kept in state).
+     */
+    private publishChart({ proxmox, services }: ErpAppsArgs): command.local.Command {
+        const { chart, chartHosts, adminUser } = this.plan;
+        const infraHosts = pulumi
+            .all(chartHosts.map((vm) => (proxmox.hostKeys[vm.name] as tls.PrivateKey).publicKeyOpenssh.apply((hostKey) => ({ name: vm.name, address: vm.address, sshPort: 22, registry: services.registryListen, chartsRoot: services.chartsRoot, hostKey }))))
+            .apply((hosts) => JSON.stringify(hosts));
         return new command.local.Command(
             "publish-erp-uno",
             {
@@ -148,14 +154,8 @@ export class ErpApps extends pulumi.ComponentResource {
                     CHART_VERSION: chart.version,
                     // Changes exactly when a file of the chart changes: the chart is published again then.
                     CHART_SHA256: chart.contentSha256,
-                    REGISTRY: services.registryHost,
-                    REGISTRY_USER: services.registryUsername,
-                    REGISTRY_PASSWORD: services.registryPassword,
-                    CA_PEM: ca.certificatePem,
                     CHARTS_URL: services.chartsUrl,
-                    CHARTS_ROOT: services.chartsRoot,
-                    INFRA_HOST: chartHost.address,
-                    INFRA_HOST_KEY: (proxmox.hostKeys[chartHost.name] as tls.PrivateKey).publicKeyOpenssh,
+                    INFRA_HOSTS: infraHosts,
                     ADMIN_USER: adminUser,
                     SSH_KEY: pulumi.secret(proxmox.adminKey.privateKeyOpenssh),
                 },

@@ -22,8 +22,8 @@ export interface AppsPlan {
     /** The pinned commit or release tag of gitRepoUrl. */
     readonly gitRevision?: string;
     readonly names: ServiceNames;
-    /** The infra VM whose chart repository the chart is uploaded to. */
-    readonly chartHost: VmSpec;
+    /** The infra VMs the chart is published to (each has its registry and chart repository). */
+    readonly chartHosts: readonly VmSpec[];
     readonly adminUser: string;
 }
 
@@ -97,7 +97,7 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
         ...(apps.gitRepoUrl === undefined ? {} : { gitRepoUrl: apps.gitRepoUrl }),
         ...(apps.gitRevision === undefined ? {} : { gitRevision: apps.gitRevision }),
         names,
-        chartHost: names.serviceHost,
+        chartHosts: names.servers,
         adminUser: proxmox.adminUser,
     };
 }

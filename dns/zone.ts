@@ -31,7 +31,7 @@ export interface ZoneInput {
     readonly ttl: number;
     /** Every VM: name (a label) and address. */
     readonly hosts: readonly { readonly name: string; readonly address: string; readonly role: string }[];
-    /** The infra VMs, in order: ns1, ns2, ... and the first one serves registry, charts and files. */
+    /** The infra VMs, in order: ns1, ns2, ...; each serves the registry, the charts and the files too. */
     readonly nameServers: readonly { readonly name: string; readonly address: string }[];
     /** Kubernetes API endpoint (the control-plane virtual IP). */
     readonly apiAddress: string;
@@ -83,11 +83,10 @@ export function generateZone(input: ZoneInput): Zone {
     for (const host of input.hosts) {
         add(fqdn(host.name), "A", { ip: host.address });
     }
-    const primary = input.nameServers[0];
-    if (primary) {
-        for (const service of SERVICE_NAMES) {
-            add(fqdn(service), "CNAME", { dname: fqdn(primary.name) });
-        }
+    // Every infra VM serves the registry, the charts and the files: each name has an address per VM,
+    // and clients (Go's dialer in containerd, helm and ArgoCD; Python's in Kubespray) try them in turn.
+    for (const service of SERVICE_NAMES) {
+        for (const server of input.nameServers) add(fqdn(service), "A", { ip: server.address });
     }
     const [api, apiAlias] = API_NAMES;
     add(fqdn(api), "A", { ip: input.apiAddress });

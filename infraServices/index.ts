@@ -1,5 +1,6 @@
-// The services of the first infra VM: the CNCF distribution registry behind nginx with TLS from the
-// local CA, a classic Helm chart repository and the files area for Kubespray's offline files.
+// The services of every infra VM: the CNCF distribution registry behind nginx with TLS from the
+// local CA, a classic Helm chart repository and the files area for Kubespray's offline files. Each
+// infra VM holds its own copy; writers (chart publishing, bundle loading) write to every one.
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -33,16 +34,18 @@ export class InfraServices extends pulumi.ComponentResource {
     readonly registryPullPassword: pulumi.Output<string>;
     readonly chartsUrl: string;
     readonly filesUrl: string;
+    /** The registry's own address on each infra VM, behind nginx: writers reach it through SSH. */
+    readonly registryListen = REGISTRY_LISTEN;
     /** The directory on the infra VM the classic chart repository serves. */
     readonly chartsRoot: string;
-    /** Done when the registry and nginx run with the current configuration. */
+    /** Done when the registry and nginx run with the current configuration, on every infra VM. */
     readonly ready: readonly command.remote.Command[];
 
     constructor(name: string, args: InfraServicesArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type token predates the infraServices/ folder; it is part of every URN in existing state, so it stays.
         super("erpdc:infra:InfraServices", name, {}, opts);
         const { plan, proxmox, ca, artifacts } = args;
-        const { host, names } = plan;
+        const { names } = plan;
         this.registryHost = names.registry;
         this.registryUsername = plan.registryUsername;
         this.registryPullUsername = plan.registryPullUsername;
@@ -77,61 +80,65 @@ export class InfraServices extends pulumi.ComponentResource {
         artifacts.add("infra-host/registry/config.yml", registryYaml);
         artifacts.add("infra-host/nginx/erpdc.conf", nginxConf);
 
-        const connection = proxmox.connection(host.name);
-        // The data disk is mounted and the apt sources point at the mirror once cloud-init is done;
-        // a rebuilt VM is provisioned again (replaceWith).
-        const afterFirstBoot = {
-            parent: this,
-            dependsOn: [proxmox.ready[host.name] as command.remote.Command],
-            replaceWith: [proxmox.vms[host.name] as pulumi.Resource],
-        };
+        const ready: command.remote.Command[] = [];
+        for (const host of plan.hosts) {
+            const connection = proxmox.connection(host.name);
+            // The data disk is mounted and the apt sources point at the mirror once cloud-init is done;
+            // a rebuilt VM is provisioned again (replaceWith).
+            const afterFirstBoot = {
+                parent: this,
+                dependsOn: [proxmox.ready[host.name] as command.remote.Command],
+                replaceWith: [proxmox.vms[host.name] as pulumi.Resource],
+            };
 
-        const registry = provision(
-            `${host.name}-registry`,
-            {
-                connection,
-                before: `${APT_INSTALL} docker-registry`,
-                files: [{ path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" }],
-                after: [
-                    // nginx holds the accounts now; an older registry's own file must not linger.
-                    `sudo rm -f ${PATHS.legacyRegistryHtpasswd}`,
-                    `sudo install -d -o docker-registry -g docker-registry ${PATHS.registryRoot}`,
-                    "sudo systemctl enable docker-registry",
-                    "sudo systemctl restart docker-registry",
-                ].join("\n"),
-            },
-            afterFirstBoot,
-        );
+            const registry = provision(
+                `${host.name}-registry`,
+                {
+                    connection,
+                    before: `${APT_INSTALL} docker-registry`,
+                    files: [{ path: PATHS.registryConfig, content: registryYaml, mode: "0640", group: "docker-registry" }],
+                    after: [
+                        // nginx holds the accounts now; an older registry's own file must not linger.
+                        `sudo rm -f ${PATHS.legacyRegistryHtpasswd}`,
+                        `sudo install -d -o docker-registry -g docker-registry ${PATHS.registryRoot}`,
+                        "sudo systemctl enable docker-registry",
+                        "sudo systemctl restart docker-registry",
+                    ].join("\n"),
+                },
+                afterFirstBoot,
+            );
 
-        const { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate } = ca.serverCertificates;
-        const served = { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate };
-        const tlsFiles: pulumi.Input<RemoteFile>[] = Object.entries(served).flatMap(([service, certificate]) => [
-            pulumi.output(certificate.certificatePem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.crt`, content: pem, mode: "0644" })),
-            pulumi.output(certificate.privateKeyPem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.key`, content: pem, mode: "0600" })),
-        ]);
-        const web = provision(
-            `${host.name}-nginx`,
-            {
-                connection,
-                before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
-                files: [
-                    { path: PATHS.nginxSite, content: nginxConf },
-                    pulumi.all([this.registryPassword, this.registryPullPassword]).apply(([push, pull]) => ({
-                        path: PATHS.htpasswd,
-                        content: htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull),
-                        mode: "0640",
-                        // nginx's workers run as www-data on Ubuntu and Debian.
-                        group: "www-data",
-                    })),
-                    // An empty classic Helm repository; the apps layer publishes charts into it.
-                    { path: `${PATHS.charts}/index.yaml`, content: YAML.stringify({ apiVersion: "v1", entries: {} }), keep: true },
-                    ...tlsFiles,
-                ],
-                after: "sudo nginx -t\nsudo systemctl reload-or-restart nginx",
-            },
-            afterFirstBoot,
-        );
-        this.ready = [registry, web];
+            const { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate } = ca.serverCertificates;
+            const served = { registry: registryCertificate, charts: chartsCertificate, files: filesCertificate };
+            const tlsFiles: pulumi.Input<RemoteFile>[] = Object.entries(served).flatMap(([service, certificate]) => [
+                pulumi.output(certificate.certificatePem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.crt`, content: pem, mode: "0644" })),
+                pulumi.output(certificate.privateKeyPem).apply((pem) => ({ path: `${PATHS.tlsDir}/${service}.key`, content: pem, mode: "0600" })),
+            ]);
+            const web = provision(
+                `${host.name}-nginx`,
+                {
+                    connection,
+                    before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
+                    files: [
+                        { path: PATHS.nginxSite, content: nginxConf },
+                        pulumi.all([this.registryPassword, this.registryPullPassword]).apply(([push, pull]) => ({
+                            path: PATHS.htpasswd,
+                            content: htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull),
+                            mode: "0640",
+                            // nginx's workers run as www-data on Ubuntu and Debian.
+                            group: "www-data",
+                        })),
+                        // An empty classic Helm repository; the apps layer publishes charts into it.
+                        { path: `${PATHS.charts}/index.yaml`, content: YAML.stringify({ apiVersion: "v1", entries: {} }), keep: true },
+                        ...tlsFiles,
+                    ],
+                    after: "sudo nginx -t\nsudo systemctl reload-or-restart nginx",
+                },
+                afterFirstBoot,
+            );
+            ready.push(registry, web);
+        }
+        this.ready = ready;
         this.registerOutputs({ registryHost: this.registryHost, chartsUrl: this.chartsUrl, filesUrl: this.filesUrl });
     }
 }

@@ -1,5 +1,5 @@
-// The infra VM services' plan: which VM runs the registry, the chart repository and the files
-// area, under which names, with which registry account; and the data disk they all live on.
+// The infra VM services' plan: the VMs that run the registry, the chart repository and the files
+// area (every infra VM), under which names, with which registry account; and the data disk they live on.
 import type { Environment, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
 import type { ServiceNames } from "../dns/plan";
@@ -7,8 +7,8 @@ import type { VmSpec } from "../proxmox/plan";
 
 export interface InfraServicesPlan {
     readonly environment: Environment;
-    /** The VM the services run on (the primary infra VM). */
-    readonly host: VmSpec;
+    /** The VMs the services run on: every infra VM, each with its own copy of the content. */
+    readonly hosts: readonly VmSpec[];
     readonly names: { readonly registry: string; readonly charts: string; readonly files: string };
     /** The push account (operator, CI, chart publishing). */
     readonly registryUsername: string;
@@ -38,5 +38,5 @@ export function planInfraServices(config: InfraServicesConfig, names: ServiceNam
         return undefined;
     }
     const { registry, charts, files } = names;
-    return { environment: config.environment, host: names.serviceHost, names: { registry, charts, files }, registryUsername: username, registryPullUsername: pullUsername };
+    return { environment: config.environment, hosts: names.servers, names: { registry, charts, files }, registryUsername: username, registryPullUsername: pullUsername };
 }

@@ -48,13 +48,59 @@ export function checkSettings(config: ProxmoxConfig, provider: ProviderSettings,
     if (!DNS_LABEL.test(template.name)) {
         problems.fail("vms.template.name", template.name, "use a DNS label (lowercase letters, digits, hyphens)");
     }
-    const { haMode, hosts } = config.proxmox;
-    if (haMode !== "none" && hosts.length < 2) {
-        problems.fail("proxmox.haMode", haMode, `HA needs at least two Proxmox hosts and there is ${hosts.length}; set it to "none"`);
-    }
+    checkHa(config.proxmox, problems);
     if (config.proxmox.network.vlan !== undefined && (config.proxmox.network.vlan < 1 || config.proxmox.network.vlan > 4094)) {
         problems.fail("proxmox.network.vlan", config.proxmox.network.vlan, "a VLAN ID is 1 to 4094; remove the key for an untagged bridge");
     }
+}
+
+/**
+ * HA only where it can restart a VM: PVE HA starts the VM on another host, which needs its disks
+ * there (shared storage; the HA manager moves the config anyway and the start fails) and its
+ * cloud-init snippets there (every start but a live migration's regenerates the cloud-init drive
+ * from them: vm_start_nolock calls apply_cloudinit_config, qemu-server src/PVE/QemuServer.pm at
+ * 9.2.6). And a host must keep quorum: of two hosts, the survivor has half the votes, no quorum,
+ * and with HA services active its watchdog resets it (corosync votequorum; PVE's ha-manager fencing).
+ */
+function checkHa(proxmox: StackConfig["proxmox"], problems: Problems): void {
+    const { haMode, hosts, datastores } = proxmox;
+    if (haMode === "none") {
+        return;
+    }
+    if (hosts.length < 2) {
+        problems.fail("proxmox.haMode", haMode, `HA needs at least two Proxmox hosts and there is ${hosts.length}; set it to "none"`);
+        return;
+    }
+    if (hosts.length === 2) {
+        problems.fail(
+            "proxmox.haMode",
+            haMode,
+            "with two Proxmox hosts, losing one leaves the other without quorum, and its HA watchdog resets it; add a third host (or a QDevice, which this program does not set up) or set it to \"none\"",
+        );
+    }
+    const disks = datastores.disks;
+    if ((STORAGE_TYPE_NAMES as string[]).includes(disks.type) && STORAGE_TYPES[disks.type as StorageType].shared !== "always") {
+        problems.fail(
+            "proxmox.haMode",
+            haMode,
+            `HA restarts a VM on another host, and the VM disks' storage ${disks.id} (${disks.type}) is local to each host, so the start there fails and strands the VM's config on that host; ` +
+                'put the disks on shared storage (proxmox.datastores.disks of type rbd) or set it to "none" (the roles\' VMs on separate hosts carry a host loss)',
+        );
+    }
+    const snippets = datastores.snippets;
+    if ((STORAGE_TYPE_NAMES as string[]).includes(snippets.type) && !isShared(snippets)) {
+        problems.fail(
+            "proxmox.haMode",
+            haMode,
+            `a VM restarted on another host rebuilds its cloud-init drive from its snippets, and the snippets' storage ${snippets.id} (${snippets.type}) is local to each host; ` +
+                'put the snippets on shared storage (proxmox.datastores.snippets of type nfs, cifs or cephfs) or set it to "none"',
+        );
+    }
+}
+
+function isShared(store: { readonly type: string; readonly shared?: boolean }): boolean {
+    const kind = STORAGE_TYPES[store.type as StorageType].shared;
+    return kind === "always" || (kind === "optional" && store.shared === true);
 }
 
 function checkProvider(domain: string, provider: ProviderSettings, sshUsername: string, problems: Problems): void {

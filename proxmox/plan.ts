@@ -6,6 +6,7 @@ import type { Problems } from "../config/problems";
 import type { Role } from "../lib/conventions";
 import { checkHosts, checkNetwork, checkSettings, checkTemplates } from "./checks";
 import { STORAGE_TYPES, type StorageType } from "./facts";
+import { survivalProblems } from "./topology";
 import { checkServiceAddresses, checkUniqueVmIds, checkUniqueness, expandVms, placeVmsOnHosts } from "./vmPlan";
 
 export interface VmSpec {
@@ -127,6 +128,10 @@ export function planProxmox(config: ProxmoxConfig, provider: ProviderSettings, p
             problems.warn(`vms.decommission[${i}] is ${JSON.stringify(name)}: no planned VM has that name (any more); remove the entry once the VM is gone`);
         }
     });
+    if (config.environment === "production") {
+        // The same host-loss rows topology.md shows; dev (one host) is the documented exception.
+        for (const [key, value, fix] of survivalProblems({ hosts: config.proxmox.hosts, vms, haMode: config.proxmox.haMode })) problems.fail(key, value, fix);
+    }
     const templates = planTemplates(config, vms);
     checkTemplates(templates, config.vms, problems);
     checkUniqueVmIds(config.vms, vms, templates, model);

@@ -10,26 +10,91 @@ export interface HostLoss {
     readonly controlPlaneTotal: number;
     /** etcd keeps a majority of its members. */
     readonly quorum: boolean;
+    /** The API answers behind its virtual IP: a control-plane node is left and etcd has quorum. */
+    readonly api: boolean;
     readonly workersLeft: number;
+    /** ingress-nginx and erp-uno have a node to run on: a worker (a control-plane node when all-in-one). */
+    readonly ingress: boolean;
     readonly infraLeft: number;
+    /** DNS, the registry, the chart repository and the files area: every infra VM serves all four. */
+    readonly infraServices: boolean;
+    /** Per lost VM, the hosts PVE HA may restart it on (none without HA). */
+    readonly restarts: Readonly<Record<string, readonly string[]>>;
 }
 
-export function hostLosses(hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[]): HostLoss[] {
+export type HaPlacement = Pick<ProxmoxPlan, "haMode">;
+
+export function hostLosses(hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[], ha: HaPlacement = { haMode: "none" }): HostLoss[] {
     const count = (role: VmSpec["role"], host?: string) =>
         vms.filter((vm) => vm.role === role && (host === undefined || vm.host !== host)).length;
+    const allInOne = !vms.some((vm) => vm.role === "workers");
     return hosts.map(({ name }) => {
         const controlPlaneLeft = count("controlPlane", name);
         const controlPlaneTotal = count("controlPlane");
+        const quorum = controlPlaneLeft > controlPlaneTotal / 2;
+        const workersLeft = count("workers", name);
+        const infraLeft = count("infra", name);
+        const lost = vms.filter((vm) => vm.host === name);
         return {
             host: name,
-            lost: vms.filter((vm) => vm.host === name).map((vm) => vm.name),
+            lost: lost.map((vm) => vm.name),
             controlPlaneLeft,
             controlPlaneTotal,
-            quorum: controlPlaneLeft > controlPlaneTotal / 2,
-            workersLeft: count("workers", name),
-            infraLeft: count("infra", name),
+            quorum,
+            api: quorum && controlPlaneLeft > 0,
+            workersLeft,
+            ingress: allInOne ? controlPlaneLeft > 0 : workersLeft > 0,
+            infraLeft,
+            infraServices: infraLeft > 0,
+            restarts: Object.fromEntries(lost.map((vm) => [vm.name, restartHosts(vm, name, hosts, vms, ha)])),
         };
     });
+}
+
+/**
+ * Where PVE HA may start a VM whose host is gone: another host, and with "rules" one that holds no
+ * other VM of its role (the negative resource-affinity rule, proxmox/ha.ts). The config check allows
+ * HA only where that start can work (proxmox/checks.ts checkHa).
+ */
+function restartHosts(vm: VmSpec, lostHost: string, hosts: readonly ProxmoxHostSpec[], vms: readonly VmSpec[], ha: HaPlacement): string[] {
+    if (ha.haMode === "none") return [];
+    return hosts
+        .map((host) => host.name)
+        .filter((host) => host !== lostHost)
+        .filter((host) => ha.haMode !== "rules" || !vms.some((other) => other.role === vm.role && other.name !== vm.name && other.host === host));
+}
+
+/**
+ * What production must keep through the loss of any one host, as problems with the figures (the
+ * same rows topology.md shows). Dev, on one host, is the documented exception; staging is not held to it.
+ */
+export function survivalProblems(plan: Pick<ProxmoxPlan, "hosts" | "vms" | "haMode">): [key: string, value: unknown, fix: string][] {
+    const problems: [string, unknown, string][] = [];
+    const infra = plan.vms.filter((vm) => vm.role === "infra");
+    const stopped = (loss: HostLoss, role: VmSpec["role"]) => plan.vms.filter((vm) => vm.role === role && vm.host === loss.host).map((vm) => vm.name).join(", ");
+    for (const loss of hostLosses(plan.hosts, plan.vms, plan)) {
+        const intro = `production must survive the loss of any one Proxmox host, and losing ${loss.host} stops`;
+        if (!loss.infraServices) {
+            const fix =
+                infra.length < 2
+                    ? "run two infra VMs (vms.infra.count 2 with a second address): the placement puts them on separate hosts"
+                    : "put the infra VMs on separate hosts (vms.infra.hosts lists where they may go)";
+            // Two or more infra VMs share a host only when vms.infra.hosts allows no other.
+            const [key, value] = infra.length < 2 ? ["vms.infra.count", infra.length] : ["vms.infra.hosts", [...new Set(infra.map((vm) => vm.host))]];
+            problems.push([key, value, `${intro} ${stopped(loss, "infra")} (${infra.length - loss.infraLeft} of ${infra.length} infra VMs): DNS, the registry, the chart repository and the files area would have no server left; ${fix}`]);
+        }
+        if (!loss.api) {
+            problems.push([
+                "vms.controlPlane.count",
+                loss.controlPlaneTotal,
+                `${intro} ${stopped(loss, "controlPlane")}: etcd keeps ${loss.controlPlaneLeft} of ${loss.controlPlaneTotal} members, no majority, and the API stops; run three control-plane nodes (or five) with proxmox.controlPlaneAntiAffinity "strict"`,
+            ]);
+        }
+        if (!loss.ingress) {
+            problems.push(["vms.workers.count", plan.vms.filter((vm) => vm.role === "workers").length, `${intro} every worker (${stopped(loss, "workers")}): the ingress and erp-uno have no node left; spread the workers over the hosts (vms.workers.hosts) or add one`]);
+        }
+    }
+    return problems;
 }
 
 export function topologyMarkdown(plan: ProxmoxPlan): string {
@@ -57,16 +122,30 @@ export function topologyMarkdown(plan: ProxmoxPlan): string {
         ...storageSection(plan),
         "## Losing one Proxmox host",
         "",
-        "| host lost | VMs lost | control plane left | etcd quorum | workers left | infra VMs left |",
-        "|---|---|---|---|---|---|",
-        ...hostLosses(hosts, vms).map(
+        "Every infra VM serves DNS, the registry, the chart repository and the files area; the API needs an etcd majority;",
+        `the ingress needs a ${allInOne ? "control-plane node (all-in-one)" : "worker"}. HA: ${plan.haMode === "none" ? "none (proxmox.haMode), so a lost VM waits for its host" : `${plan.haMode}, restarting a lost VM on the hosts named`}.`,
+        "A StatefulSet member whose local-path volume sits on a lost worker stays down until that worker is back.",
+        "",
+        "| host lost | VMs lost | control plane left | etcd quorum | API | workers left | ingress | infra VMs left | DNS, registry, charts, files | HA restarts |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        ...hostLosses(hosts, vms, plan).map(
             (loss) =>
                 `| ${loss.host} | ${loss.lost.join(", ") || "none"} | ${loss.controlPlaneLeft}/${loss.controlPlaneTotal} | ` +
-                `${loss.quorum ? "kept" : "**lost**"} | ${allInOne ? "n/a (all-in-one)" : loss.workersLeft} | ${loss.infraLeft} |`,
+                `${loss.quorum ? "kept" : "**lost**"} | ${serves(loss.api)} | ${allInOne ? "n/a (all-in-one)" : loss.workersLeft} | ${serves(loss.ingress)} | ${loss.infraLeft} | ${serves(loss.infraServices)} | ${restartsCell(loss)} |`,
         ),
         "",
     ];
     return lines.join("\n");
+}
+
+function serves(up: boolean): string {
+    return up ? "serves" : "**down**";
+}
+
+function restartsCell(loss: HostLoss): string {
+    const entries = Object.entries(loss.restarts);
+    if (entries.length === 0) return "–";
+    return entries.map(([vm, targets]) => `${vm}: ${targets.length > 0 ? targets.join(" or ") : "no"}`).join("; ");
 }
 
 function capacitySection({ hosts, vms, capacity }: ProxmoxPlan): string[] {

@@ -9,7 +9,7 @@ import { blastRadius, type BlastRadius } from "../lifecycle";
 
 type Doc = Record<string, any>;
 const VM_FILES = (vm: string) => [`${vm}-host-key`, `${vm}-meta-data`, `${vm}-network-config`, `${vm}-user-data`, `${vm}-vendor-data`];
-const VMS = ["infra1", "k8s-control1", "k8s-control2", "k8s-control3", "k8s-worker1", "k8s-worker2", "k8s-worker3"];
+const VMS = ["infra1", "infra2", "k8s-control1", "k8s-control2", "k8s-control3", "k8s-worker1", "k8s-worker2", "k8s-worker3"];
 const workers = (...addresses: string[]) => (d: Doc) => Object.assign(d["erpdc:vms"].workers, { count: addresses.length, addresses });
 
 interface Row {
@@ -28,12 +28,13 @@ const TABLE: Row[] = [
         edit: "add a worker",
         change: workers("10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"),
         expect: {
-            created: ["ha-k8s-worker4", "k8s-worker4", "k8s-worker4-ca", ...VM_FILES("k8s-worker4"), "k8s-worker4-ready"].sort(),
-            updated: ["infra1-zone"],
+            created: ["k8s-worker4", "k8s-worker4-ca", ...VM_FILES("k8s-worker4"), "k8s-worker4-ready"].sort(),
+            // Both DNS servers get the new zone.
+            updated: ["infra1-zone", "infra2-zone"],
             // Every change runs Kubespray as a new resource (cluster/index.ts: runOnEveryChange).
             replaced: ["kubeconfig", "kubespray"],
             deleted: [],
-            commandsRun: ["infra1-zone", "k8s-worker4-ca", "k8s-worker4-ready", "kubeconfig", "kubespray"],
+            commandsRun: ["infra1-zone", "infra2-zone", "k8s-worker4-ca", "k8s-worker4-ready", "kubeconfig", "kubespray"],
         },
     },
     {
@@ -41,10 +42,10 @@ const TABLE: Row[] = [
         change: workers("10.0.0.21", "10.0.0.22"),
         expect: {
             created: [],
-            updated: ["erp-production-workers-apart-1", "infra1-zone"],
+            updated: ["infra1-zone", "infra2-zone"],
             replaced: ["kubeconfig", "kubespray"],
-            deleted: ["ha-k8s-worker3", "k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
-            commandsRun: ["infra1-zone", "kubeconfig", "kubespray"],
+            deleted: ["k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
+            commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
         },
     },
     {
@@ -58,10 +59,10 @@ const TABLE: Row[] = [
         change: (d) => Object.assign(d["erpdc:vms"].workers, { count: 2, addresses: { "k8s-worker1": "10.0.0.21", "k8s-worker3": "10.0.0.23" } }),
         expect: {
             created: [],
-            updated: ["erp-production-workers-apart-1", "infra1-zone"],
+            updated: ["infra1-zone", "infra2-zone"],
             replaced: ["kubeconfig", "kubespray"],
-            deleted: ["ha-k8s-worker2", "k8s-worker2", "k8s-worker2-ca", ...VM_FILES("k8s-worker2"), "k8s-worker2-ready"].sort(),
-            commandsRun: ["infra1-zone", "kubeconfig", "kubespray"],
+            deleted: ["k8s-worker2", "k8s-worker2-ca", ...VM_FILES("k8s-worker2"), "k8s-worker2-ready"].sort(),
+            commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
         },
     },
     {
@@ -94,10 +95,10 @@ const TABLE: Row[] = [
         replace: ["ca-key"],
         expect: {
             created: [],
-            updated: ["argocd", "argocd-server-tls", "erp-tls-cert", ...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "publish-erp-uno"].sort(),
+            updated: ["argocd", "argocd-server-tls", "erp-tls-cert", ...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "infra2-nginx"].sort(),
             replaced: ["argocd-cert", "ca-cert", "ca-key", "charts-cert", "files-cert", "portal-cert", "registry-cert", ...VMS.map((vm) => `${vm}-user-data`)].sort(),
             deleted: [],
-            commandsRun: [...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "publish-erp-uno"].sort(),
+            commandsRun: [...VMS.map((vm) => `${vm}-ca`), "infra1-nginx", "infra2-nginx"].sort(),
         },
     },
     {

@@ -111,12 +111,15 @@ describe("apps layer (production, update)", () => {
         }
     });
 
-    it("publishes the chart only when its content changes, with the registry password and key as secrets", async () => {
+    it("publishes the chart to every infra VM only when its content changes, with the key as a secret", async () => {
         const publish = find(run.resources, "publish-erp-uno");
         const environment = publish.inputs.environment as Record<string, string>;
         assert.equal(environment.CHART_SHA256, loadChart().contentSha256);
-        assert.equal(environment.REGISTRY_PASSWORD, SECRET_MARK);
+        assert.deepEqual((JSON.parse(environment.INFRA_HOSTS as string) as { name: string }[]).map((host) => host.name), ["infra1", "infra2"]);
         assert.equal(environment.SSH_KEY, SECRET_MARK);
+        for (const name of ["infra1-registry", "infra1-nginx", "infra2-registry", "infra2-nginx"]) {
+            assert.ok(publish.dependencies.includes(find(run.resources, name).urn), `publishing does not wait for ${name}`);
+        }
         const again = await runStackFile("production");
         assert.deepEqual(find(again.resources, "publish-erp-uno").inputs, publish.inputs);
     });

@@ -18,10 +18,9 @@ describe("cluster layer (production, update)", () => {
         const required = [
             ...byType(resources, "vmLegacy:VmLegacy").filter((r) => r.inputs.template !== true),
             ...resources.filter((r) => r.name.endsWith("-ready") || r.name.endsWith("-zone")),
-            find(resources, "infra1-registry"),
-            find(resources, "infra1-nginx"),
+            ...["infra1", "infra2"].flatMap((vm) => [find(resources, `${vm}-registry`), find(resources, `${vm}-nginx`)]),
         ];
-        assert.equal(required.length, 7 + 7 + 1 + 2);
+        assert.equal(required.length, 8 + 8 + 2 + 4);
         for (const resource of required) {
             assert.ok(kubespray.dependencies.includes(resource.urn), `kubespray does not wait for ${resource.name}`);
         }

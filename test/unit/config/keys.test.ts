@@ -48,13 +48,13 @@ function otherStagingHost(role: "infra" | "controlPlane" | "workers"): string[] 
 
 const ROLE_EDITS = (role: "infra" | "controlPlane" | "workers", prefix: string): Record<string, KeyEdit> => {
     const key = `vms.${role}`;
-    const addresses = { infra: ["10.0.0.7"], controlPlane: ["10.0.0.11", "10.0.0.12", "10.0.0.14"], workers: ["10.0.0.21", "10.0.0.22", "10.0.0.24"] }[role];
+    const addresses = { infra: ["10.0.0.5", "10.0.0.7"], controlPlane: ["10.0.0.11", "10.0.0.12", "10.0.0.14"], workers: ["10.0.0.21", "10.0.0.22", "10.0.0.24"] }[role];
     return {
         [`${key}.count`]:
             role === "controlPlane"
                 ? { stack: "production", base: set("proxmox.controlPlaneAntiAffinity", "preferred"), edit: (d) => Object.assign(at(d, "vms").controlPlane, { count: 5, addresses: ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"] }) }
                 : role === "infra"
-                  ? { stack: "production", edit: (d) => Object.assign(at(d, "vms").infra, { count: 2, addresses: ["10.0.0.5", "10.0.0.6"] }) }
+                  ? { stack: "production", edit: (d) => Object.assign(at(d, "vms").infra, { count: 3, addresses: ["10.0.0.5", "10.0.0.6", "10.0.0.7"] }) }
                   : { stack: "production", edit: (d) => Object.assign(at(d, "vms").workers, { count: 4, addresses: ["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"] }) },
         [`${key}.namePrefix`]: { stack: "production", edit: (d) => (at(d, "vms")[role].namePrefix = prefix) },
         [`${key}.vmIdStart`]: { stack: "production", edit: (d) => (at(d, "vms")[role].vmIdStart += 1000) },
@@ -76,7 +76,12 @@ const EDITS: Record<string, KeyEdit> = {
     "proxmox.hosts[].address": { edit: (d) => (at(d, "proxmox").hosts[0].address = "10.0.1.19") },
     "proxmox.hosts[].cores": { edit: (d) => (at(d, "proxmox").hosts[0].cores += 8) },
     "proxmox.hosts[].memoryGiB": { edit: (d) => (at(d, "proxmox").hosts[0].memoryGiB += 64) },
-    "proxmox.haMode": { stack: "production", edit: set("proxmox.haMode", "groups") },
+    // HA works only where the disks and snippets are on shared storage, so the base stack has them there.
+    "proxmox.haMode": {
+        stack: "production",
+        base: (d) => Object.assign(at(d, "proxmox").datastores, { disks: { id: "ceph-vm", type: "rbd" }, snippets: { id: "cephfs", type: "cephfs", shared: true } }),
+        edit: set("proxmox.haMode", "rules"),
+    },
     "proxmox.memoryReserveGiB": { edit: set("proxmox.memoryReserveGiB", 6) },
     "proxmox.cpuOvercommit": { edit: set("proxmox.cpuOvercommit", 3) },
     "proxmox.datastores.disks.id": { edit: (d) => (at(d, "proxmox").datastores.disks.id = "tank") },

@@ -41,12 +41,15 @@ describe("zone", () => {
         for (const vm of production().proxmox.vms) {
             assert.deepEqual(records("A", vm.fqdn).map((r) => r.data.ip), [vm.address]);
         }
-        assert.deepEqual(records("NS").map((r) => r.data.dname), ["ns1.erp.uno"]);
+        assert.deepEqual(records("NS").map((r) => r.data.dname), ["ns1.erp.uno", "ns2.erp.uno"]);
         assert.deepEqual(records("A", "ns1.erp.uno").map((r) => r.data.ip), ["10.0.0.5"]);
+        assert.deepEqual(records("A", "ns2.erp.uno").map((r) => r.data.ip), ["10.0.0.6"]);
         assert.deepEqual(records("A", "api.erp.uno").map((r) => r.data.ip), ["10.0.0.10"]);
         assert.deepEqual(records("A", "argocd.erp.uno").map((r) => r.data.ip), ["10.0.0.30"]);
+        // Both infra VMs serve them: an address each, so that either one down leaves the other.
         for (const service of ["registry", "charts", "files"]) {
-            assert.deepEqual(records("CNAME", `${service}.erp.uno`).map((r) => r.data.dname), ["infra1.erp.uno"]);
+            assert.deepEqual(records("A", `${service}.erp.uno`).map((r) => r.data.ip).sort(), ["10.0.0.5", "10.0.0.6"]);
+            assert.deepEqual(records("CNAME", `${service}.erp.uno`), []);
         }
         assert.deepEqual(records("SRV", "_etcd-server-ssl._tcp.erp.uno").map((r) => r.data.target).sort(), ["k8s-control1.erp.uno", "k8s-control2.erp.uno", "k8s-control3.erp.uno"]);
     });
@@ -83,7 +86,7 @@ describe("zone", () => {
         assert.match(bad((z) => z.records.push({ name: "bad_label.erp.uno", type: "A", ttl: 300, data: { ip: "10.0.0.9" } })).join(), /not a valid DNS name/);
         assert.match(bad((z) => z.records.push({ name: "x.erp.uno", type: "A", ttl: 300, data: { ip: "10.0.0.300" } })).join(), /not an IPv4 address/);
         assert.match(bad((z) => z.records.push({ name: "t.erp.uno", type: "TXT", ttl: 300, data: { txt: "unquoted" } })).join(), /txt must be one or more quoted strings/);
-        assert.match(bad((z) => z.records.push({ name: "registry.erp.uno", type: "A", ttl: 300, data: { ip: "10.0.0.9" } })).join(), /registry\.erp\.uno has a CNAME and other records/);
+        assert.match(bad((z) => z.records.push({ name: "api.erp.uno", type: "CNAME", ttl: 300, data: { dname: "k8s-control1.erp.uno" } })).join(), /api\.erp\.uno has a CNAME and other records/);
         assert.match(bad((z) => z.records.push({ name: "s.erp.uno", type: "SRV", ttl: 300, data: { priority: 0, weight: 0, port: 70000, target: "a.erp.uno" } })).join(), /port must be 0-65535/);
         assert.match(bad((z) => z.records.push({ name: "m.erp.uno", type: "MX", ttl: 300, data: { exchange: "a.erp.uno" } })).join(), /synrc\/ns expects preference, exchange/);
         assert.deepEqual(bad(() => undefined), []);

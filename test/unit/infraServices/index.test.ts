@@ -4,10 +4,6 @@ import { zoneFileJson } from "../../../dns/zone";
 import { SECRET_MARK, type RecordedResource } from "../../../render/engine";
 import { addProductionWorker, baselineRun, dependsOn, find, plannedStack, runStackFile } from "../../helpers";
 
-const twoInfra = (d: Record<string, any>) => {
-    d["erpdc:vms"].infra.count = 2;
-    d["erpdc:vms"].infra.addresses = ["10.0.0.5", "10.0.0.6"];
-};
 const stdinFiles = (resource: RecordedResource) => JSON.parse(resource.inputs.stdin as string).files as { path: string; content: string }[];
 
 describe("infra host layers (production, update)", () => {
@@ -67,11 +63,15 @@ describe("infra host layers (production, update)", () => {
 });
 
 describe("infra host layers when the inventory changes", () => {
-    it("restarts the two DNS servers one after the other", async () => {
-        const { resources } = await runStackFile("production", { edit: twoInfra });
+    it("restarts the two DNS servers one after the other, and runs the registry and nginx on each infra VM", async () => {
+        const { resources } = await baselineRun("production");
         assert.ok(dependsOn(resources, "infra2-zone", "infra1-zone"));
         assert.ok(!dependsOn(resources, "infra1-zone", "infra2-zone"));
-        assert.equal(resources.filter((r) => r.name.endsWith("-registry")).length, 1);
+        assert.deepEqual(resources.filter((r) => /-(registry|nginx)$/.test(r.name)).map((r) => r.name).sort(), ["infra1-nginx", "infra1-registry", "infra2-nginx", "infra2-registry"]);
+        // The same configuration on both: either one serves what the other does.
+        assert.deepEqual(find(resources, "infra2-nginx").inputs.create, find(resources, "infra1-nginx").inputs.create);
+        const staging = await baselineRun("staging");
+        assert.deepEqual(staging.resources.filter((r) => /-(registry|nginx)$/.test(r.name)).map((r) => r.name).sort(), ["infra1-nginx", "infra1-registry"]);
     });
 
     it("re-ships the zone, and nothing else on the infra VM, when a worker is added", async () => {

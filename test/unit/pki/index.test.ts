@@ -15,25 +15,20 @@ describe("local CA (production)", () => {
         }
     });
 
-    it("gives registry, charts and files the infra VM's name and address as SANs, renewed in their last 30 days", async () => {
+    it("gives registry, charts and files every infra VM's name and address as SANs (each VM serves them), renewed in their last 30 days", async () => {
         const { resources } = await baselineRun("production");
         for (const service of ["registry", "charts", "files"]) {
             const csr = find(resources, `${service}-csr`);
-            assert.deepEqual(csr.inputs.dnsNames, [`${service}.erp.uno`, "infra1.erp.uno"], service);
-            assert.deepEqual(csr.inputs.ipAddresses, ["10.0.0.5"], service);
+            assert.deepEqual(csr.inputs.dnsNames, [`${service}.erp.uno`, "infra1.erp.uno", "infra2.erp.uno"], service);
+            assert.deepEqual(csr.inputs.ipAddresses, ["10.0.0.5", "10.0.0.6"], service);
             assert.equal(find(resources, `${service}-cert`).inputs.earlyRenewalHours, 30 * 24, service);
         }
     });
 
-    it("lists a second infra VM in the same certificates", async () => {
-        const { recorded } = await runStackFile("production", {
-            edit: (document) => {
-                const vms = document["erpdc:vms"] as { infra: { count: number; addresses: string[] } };
-                vms.infra = { ...vms.infra, count: 2, addresses: ["10.0.0.5", "10.0.0.6"] };
-            },
-        });
-        const csr = find(recorded, "registry-csr");
-        assert.deepEqual(csr.inputs.dnsNames, ["registry.erp.uno", "infra1.erp.uno", "infra2.erp.uno"]);
-        assert.deepEqual(csr.inputs.ipAddresses, ["10.0.0.5", "10.0.0.6"]);
+    it("lists one infra VM alone where a stack has one", async () => {
+        const { resources } = await baselineRun("staging");
+        const csr = find(resources, "registry-csr");
+        assert.deepEqual(csr.inputs.dnsNames, ["registry.staging.erp.uno", "infra1.staging.erp.uno"]);
+        assert.deepEqual(csr.inputs.ipAddresses, ["10.0.20.5"]);
     });
 });

@@ -16,6 +16,42 @@ describe("topology", () => {
         }
     });
 
+    it("keeps DNS, the registry, the charts, the files, the API and the ingress through every single-host loss in production", () => {
+        const losses = hostLosses(production.hosts, production.vms, production);
+        for (const loss of losses) {
+            assert.equal(loss.infraServices, true, `losing ${loss.host}`);
+            assert.ok(loss.infraLeft >= 1, `losing ${loss.host}`);
+            assert.equal(loss.api, true, `losing ${loss.host}`);
+            assert.equal(loss.quorum, true, `losing ${loss.host}`);
+            assert.equal(loss.ingress, true, `losing ${loss.host}`);
+        }
+        // The two infra VMs are on different hosts, so some host loss takes one of them.
+        assert.deepEqual(losses.map((loss) => loss.infraLeft).sort(), [1, 1, 2]);
+        const markdown = topologyMarkdown(production);
+        const rows = [...markdown.matchAll(/^\| (pve\d) \| .* \|$/gm)].map((row) => row[0]).filter((row) => row.split("|").length === 12);
+        assert.equal(rows.length, 3);
+        for (const row of rows) {
+            const cells = row.split("|").map((cell) => cell.trim());
+            // API, ingress and DNS/registry/charts/files serve; no HA restarts (haMode none in production).
+            assert.deepEqual([cells[5], cells[7], cells[9]], ["serves", "serves", "serves"], row);
+            assert.match(cells[10] as string, /^(\S+: no(; )?)+$/, row);
+        }
+        assert.match(markdown, /HA: none \(proxmox\.haMode\), so a lost VM waits for its host/);
+    });
+
+    it("names the hosts HA would restart a lost VM on, keeping each role apart under rules", () => {
+        const withHa = { ...production, haMode: "rules" as const };
+        const losses = hostLosses(production.hosts, production.vms, withHa);
+        const infraHosts = production.vms.filter((vm) => vm.role === "infra").map((vm) => vm.host);
+        const spare = production.hosts.map((host) => host.name).find((host) => !infraHosts.includes(host));
+        const loss = losses.find((l) => l.host === infraHosts[0]);
+        // infra1 may go to the host without an infra VM; a control-plane node has nowhere apart from the others.
+        assert.deepEqual(loss?.restarts.infra1, [spare]);
+        const control = Object.entries(loss?.restarts ?? {}).find(([vm]) => vm.startsWith("k8s-control"));
+        assert.deepEqual(control?.[1], []);
+        assert.deepEqual(hostLosses(production.hosts, production.vms, { haMode: "groups" }).find((l) => l.host === "pve1")?.restarts.infra1, ["pve2", "pve3"]);
+    });
+
     it("shows when a host loss takes the control plane down", () => {
         const staging = plannedStack("staging").proxmox;
         const controlHost = staging.vms.find((vm) => vm.role === "controlPlane")?.host;
@@ -37,12 +73,12 @@ describe("topology", () => {
     it("shows each host's placed load against its usable capacity, and where the disks live", () => {
         const markdown = topologyMarkdown(production);
         // From Pulumi.production.yaml: 32 cores x overcommit 2 = 64 vCPUs and 256 GiB less the 16 GiB
-        // reserve = 245760 MiB per host; the VMs add up to 1x4 + 3x4 + 3x8 = 40 cores and
-        // 8192 + 3x8192 + 3x32768 = 131072 MiB, spread over the three hosts.
+        // reserve = 245760 MiB per host; the VMs add up to 2x4 + 3x4 + 3x8 = 44 cores and
+        // 2x8192 + 3x8192 + 3x32768 = 139264 MiB, spread over the three hosts.
         const rows = [...markdown.matchAll(/^\| (pve\d) \| (\d+) \/ (\d+) \| (\d+) \/ (\d+) \|$/gm)];
         assert.deepEqual(rows.map((row) => [row[1], row[3], row[5]]), [["pve1", "64", "245760"], ["pve2", "64", "245760"], ["pve3", "64", "245760"]]);
-        assert.equal(rows.reduce((sum, row) => sum + Number(row[2]), 0), 40);
-        assert.equal(rows.reduce((sum, row) => sum + Number(row[4]), 0), 131072);
+        assert.equal(rows.reduce((sum, row) => sum + Number(row[2]), 0), 44);
+        assert.equal(rows.reduce((sum, row) => sum + Number(row[4]), 0), 139264);
         assert.ok(rows.every((row) => Number(row[2]) > 0), "every host carries VMs");
         assert.match(markdown, /- VM disks: local-zfs \(zfspool, local to each host\); templates: u24-cloud-pve1 \(9000\) on pve1, u24-cloud-pve2 \(9001\) on pve2, u24-cloud-pve3 \(9002\) on pve3/);
     });
