@@ -27,8 +27,10 @@ export interface AppsPlan {
     readonly adminUser: string;
 }
 
-/** What the apps plan reads of the configuration. */
-/** The cluster's Kubernetes version, when its section is sound: the ArgoCD release must be tested on it. */
+/**
+ * What the apps plan reads of the configuration, and the cluster's Kubernetes version when the
+ * cluster stage accepted it (the ArgoCD release must be tested on it).
+ */
 export type AppsConfig = Pick<StackConfig, "environment" | "domain" | "apps"> & { readonly kubernetes?: Pick<StackConfig["kubernetes"], "kubeVersion"> | undefined };
 
 /** A commit id or a release tag: what a Git source is pinned to (a branch moves). */

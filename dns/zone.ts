@@ -83,8 +83,10 @@ export function generateZone(input: ZoneInput): Zone {
     for (const host of input.hosts) {
         add(fqdn(host.name), "A", { ip: host.address });
     }
-    // Every infra VM serves the registry, the charts and the files: each name has an address per VM,
-    // and clients (Go's dialer in containerd, helm and ArgoCD; Python's in Kubespray) try them in turn.
+    // Every infra VM serves the registry, the charts and the files: each name has an address per VM
+    // (synrc/ns keeps a list of records per name: records_by_name in include/erldns.hrl), and clients
+    // try them in turn: Go's dialer in containerd, helm and ArgoCD (Dialer.Timeout "may be divided
+    // between them", src/net/dial.go) and Python's socket.create_connection in Kubespray's downloads.
     for (const service of SERVICE_NAMES) {
         for (const server of input.nameServers) add(fqdn(service), "A", { ip: server.address });
     }

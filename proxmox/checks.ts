@@ -88,7 +88,8 @@ function checkHa(proxmox: StackConfig["proxmox"], problems: Problems): void {
         );
     }
     const snippets = datastores.snippets;
-    if ((STORAGE_TYPE_NAMES as string[]).includes(snippets.type) && !isShared(snippets)) {
+    // `shared` agrees with the storage type once checkDatastores has passed (and says so when not).
+    if (!snippets.shared) {
         problems.fail(
             "proxmox.haMode",
             haMode,
@@ -96,11 +97,6 @@ function checkHa(proxmox: StackConfig["proxmox"], problems: Problems): void {
                 'put the snippets on shared storage (proxmox.datastores.snippets of type nfs, cifs or cephfs) or set it to "none"',
         );
     }
-}
-
-function isShared(store: { readonly type: string; readonly shared?: boolean }): boolean {
-    const kind = STORAGE_TYPES[store.type as StorageType].shared;
-    return kind === "always" || (kind === "optional" && store.shared === true);
 }
 
 function checkProvider(domain: string, provider: ProviderSettings, sshUsername: string, problems: Problems): void {

@@ -76,11 +76,13 @@ def report(app):
     lines.append(f"health: {health.get('status') or 'Unknown'}" + (f" ({health['message']})" if health.get("message") else ""))
     operation = dig(app, "status", "operationState") or {}
     if operation:
-        lines.append(f"last sync operation: {operation.get('phase')}: {operation.get('message') or ''}".rstrip(": "))
+        message = operation.get("message")
+        lines.append(f"last sync operation: {operation.get('phase')}" + (f": {message}" if message else ""))
         for resource in dig(operation, "syncResult", "resources") or []:
             failed = resource.get("status") not in (None, "Synced", "Pruned", "PruneSkipped") or resource.get("hookPhase") in FAILED_PHASES
             if failed:
-                lines.append(f"  {name_of(resource)}: {resource.get('status') or resource.get('hookPhase')}: {resource.get('message') or ''}".rstrip(": "))
+                message = resource.get("message")
+                lines.append(f"  {name_of(resource)}: {resource.get('status') or resource.get('hookPhase')}" + (f": {message}" if message else ""))
     for condition in dig(app, "status", "conditions") or []:
         lines.append(f"condition {condition.get('type')}: {condition.get('message')}")
     for resource in dig(app, "status", "resources") or []:

@@ -22,6 +22,15 @@ interface Row {
 
 const NOTHING: BlastRadius = { created: [], updated: [], replaced: [], deleted: [], commandsRun: [] };
 
+/** A worker leaves: its VM and files go, both DNS servers get the zone, Kubespray runs (remove-node.yml). */
+const workerRemoved = (vm: string): BlastRadius => ({
+    created: [],
+    updated: ["infra1-zone", "infra2-zone"],
+    replaced: ["kubeconfig", "kubespray"],
+    deleted: [vm, `${vm}-ca`, ...VM_FILES(vm), `${vm}-ready`].sort(),
+    commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
+});
+
 const TABLE: Row[] = [
     { edit: "no change", expect: NOTHING },
     {
@@ -40,13 +49,7 @@ const TABLE: Row[] = [
     {
         edit: "remove the last worker",
         change: workers("10.0.0.21", "10.0.0.22"),
-        expect: {
-            created: [],
-            updated: ["infra1-zone", "infra2-zone"],
-            replaced: ["kubeconfig", "kubespray"],
-            deleted: ["k8s-worker3", "k8s-worker3-ca", ...VM_FILES("k8s-worker3"), "k8s-worker3-ready"].sort(),
-            commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
-        },
+        expect: workerRemoved("k8s-worker3"),
     },
     {
         edit: "name the workers in a map (the names they have)",
@@ -57,13 +60,7 @@ const TABLE: Row[] = [
         // Named in a map, the others keep their names, IDs, addresses and hosts: only k8s-worker2 goes.
         edit: "remove a middle worker (named in a map)",
         change: (d) => Object.assign(d["erpdc:vms"].workers, { count: 2, addresses: { "k8s-worker1": "10.0.0.21", "k8s-worker3": "10.0.0.23" } }),
-        expect: {
-            created: [],
-            updated: ["infra1-zone", "infra2-zone"],
-            replaced: ["kubeconfig", "kubespray"],
-            deleted: ["k8s-worker2", "k8s-worker2-ca", ...VM_FILES("k8s-worker2"), "k8s-worker2-ready"].sort(),
-            commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
-        },
+        expect: workerRemoved("k8s-worker2"),
     },
     {
         edit: "deploy a new ERP release (apps.imageVersion)",
