@@ -22,6 +22,7 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
         ...(proxmoxSshKey === undefined ? {} : { proxmoxSshKey }),
         artifacts,
         trustedCaCertificates: [ca.certificatePem],
+        nodeBoundWorkloads: plan.apps.nodeBound,
     });
     const dns = new SynrcNs("dns", { plan: plan.dns, proxmox, artifacts });
     const services = new InfraServices("infra-services", { plan: plan.infraServices, proxmox, ca, artifacts });

@@ -1,6 +1,7 @@
 // The capacity check of the apps layer: what the platform asks of the nodes that run workloads (the
 // components at their HPA maxima, the cluster's own add-ons, ArgoCD, and the local-path volumes)
 // against what those nodes have. Plain data in, plain data out.
+import type { NodeBoundWorkload } from "../lib/workloads";
 import type { ChartValues } from "./catalog";
 import { cpuMillis, memoryMiB, type Profile } from "./values";
 
@@ -38,6 +39,25 @@ export function componentDemand(values: ChartValues, at: "minimum" | "maximum"):
         }
     }
     return { cpuMillis: cpu, memoryMiB: memory, storageGiB: storage, pods };
+}
+
+/**
+ * The components whose state is on local-path volumes, which tie it to a node (topology.md tells
+ * what a host loss takes): StatefulSets (a claim per member) and Deployments with a volume (one
+ * claim, so every pod runs where it is).
+ */
+export function nodeBoundWorkloads(values: ChartValues): NodeBoundWorkload[] {
+    const workloads: NodeBoundWorkload[] = [];
+    for (const [namespace, members] of Object.entries(values.services)) {
+        if (!values.namespaces[namespace]?.enabled) continue;
+        for (const [name, service] of Object.entries(members)) {
+            if (!service.enabled || !(service.stateful || service.persistence?.enabled)) continue;
+            const volumeGiB = memoryMiB(service.persistence?.size ?? (values.persistence as { size: string }).size) / 1024;
+            const kind = service.stateful ? "StatefulSet" : "Deployment";
+            workloads.push({ name: `${namespace}/${name}`, kind, members: service.hpa ? service.hpa.minReplicas : service.replicas, volumeGiB });
+        }
+    }
+    return workloads;
 }
 
 /**

@@ -5,9 +5,10 @@ import type { Problems } from "../config/problems";
 import type { ServiceNames } from "../dns/plan";
 import { CALVER } from "../lib/conventions";
 import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
+import type { NodeBoundWorkload } from "../lib/workloads";
 import { argocdProblems } from "./argocd";
 import { loadChart, type Chart } from "./catalog";
-import { capacityProblem, componentDemand } from "./capacity";
+import { capacityProblem, componentDemand, nodeBoundWorkloads } from "./capacity";
 import { composeValues, effectiveValues, type Profile } from "./values";
 
 export interface AppsPlan {
@@ -25,6 +26,8 @@ export interface AppsPlan {
     /** The infra VMs the chart is published to (each has its registry and chart repository). */
     readonly chartHosts: readonly VmSpec[];
     readonly adminUser: string;
+    /** The components whose state is on local-path volumes (what topology.md says a host loss takes). */
+    readonly nodeBound: readonly NodeBoundWorkload[];
 }
 
 /**
@@ -84,7 +87,8 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
     const values = composeValues(chart, { domain, portalHost: names.portal, environment, registry: names.registry, imageVersion, profile });
     const hasWorkers = proxmox.vms.some((vm) => vm.role === "workers");
     const nodes = proxmox.vms.filter((vm) => vm.role === (hasWorkers ? "workers" : "controlPlane"));
-    const shortfall = capacityProblem(componentDemand(effectiveValues(chart, values), "maximum"), nodes, profile, hasWorkers ? "workers" : "controlPlane");
+    const effective = effectiveValues(chart, values);
+    const shortfall = capacityProblem(componentDemand(effective, "maximum"), nodes, profile, hasWorkers ? "workers" : "controlPlane");
     if (shortfall !== undefined) {
         problems.add(shortfall);
         return undefined;
@@ -101,5 +105,6 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
         names,
         chartHosts: names.servers,
         adminUser: proxmox.adminUser,
+        nodeBound: nodeBoundWorkloads(effective),
     };
 }

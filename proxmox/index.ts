@@ -12,6 +12,7 @@ import { createSnippets, type VmSnippets } from "./snippets";
 import { createHa } from "./ha";
 import { cloneLanes } from "./placement";
 import type { ProxmoxPlan, TemplateSpec } from "./plan";
+import type { NodeBoundWorkload } from "../lib/workloads";
 import { topologyMarkdown } from "./topology";
 
 export interface ProxmoxLayerArgs {
@@ -22,6 +23,8 @@ export interface ProxmoxLayerArgs {
     readonly artifacts: ArtifactSink;
     /** PEM certificates every VM trusts from first boot (the local CA). */
     readonly trustedCaCertificates?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The workloads whose state a lost node takes with it (topology.md's host-loss section). */
+    readonly nodeBoundWorkloads?: readonly NodeBoundWorkload[];
 }
 
 export interface InventoryEntry {
@@ -153,7 +156,7 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
             address: vm.address,
             vmId: vm.vmId,
         }));
-        artifacts.add("topology.md", topologyMarkdown(config));
+        artifacts.add("topology.md", topologyMarkdown(config, args.nodeBoundWorkloads));
 
         this.registerOutputs({ inventory: this.inventory, sshPublicKey: this.adminKey.publicKeyOpenssh });
     }

@@ -1,6 +1,7 @@
 // topology.md: which VM sits on which Proxmox host, how full each host is, where the disks live,
 // and what survives the loss of each host.
 import type { ProxmoxHostSpec, ProxmoxPlan, VmSpec } from "./plan";
+import type { NodeBoundWorkload } from "../lib/workloads";
 import { hostLoads } from "./placement";
 
 export interface HostLoss {
@@ -20,6 +21,8 @@ export interface HostLoss {
     readonly infraServices: boolean;
     /** Per lost VM, the hosts PVE HA may restart it on (none without HA). */
     readonly restarts: Readonly<Record<string, readonly string[]>>;
+    /** The lost nodes that run workloads (workers; control-plane nodes when all-in-one): their local-path volumes go with them. */
+    readonly workloadNodesLost: readonly string[];
 }
 
 export type HaPlacement = Pick<ProxmoxPlan, "haMode">;
@@ -47,6 +50,7 @@ export function hostLosses(hosts: readonly ProxmoxHostSpec[], vms: readonly VmSp
             infraLeft,
             infraServices: infraLeft > 0,
             restarts: Object.fromEntries(lost.map((vm) => [vm.name, restartHosts(vm, name, hosts, vms, ha)])),
+            workloadNodesLost: lost.filter((vm) => vm.role === (allInOne ? "controlPlane" : "workers")).map((vm) => vm.name),
         };
     });
 }
@@ -97,7 +101,8 @@ export function survivalProblems(plan: Pick<ProxmoxPlan, "hosts" | "vms" | "haMo
     return problems;
 }
 
-export function topologyMarkdown(plan: ProxmoxPlan): string {
+/** topology.md; `nodeBound` are the erp-uno components whose state is on local-path volumes (apps/capacity.ts). */
+export function topologyMarkdown(plan: ProxmoxPlan, nodeBound: readonly NodeBoundWorkload[] = []): string {
     const { environment, hosts, vms } = plan;
     const allInOne = !vms.some((vm) => vm.role === "workers");
     const lines = [
@@ -124,16 +129,18 @@ export function topologyMarkdown(plan: ProxmoxPlan): string {
         "",
         "Every infra VM serves DNS, the registry, the chart repository and the files area; the API needs an etcd majority;",
         `the ingress needs a ${allInOne ? "control-plane node (all-in-one)" : "worker"}. HA: ${plan.haMode === "none" ? "none (proxmox.haMode), so a lost VM waits for its host" : `${plan.haMode}, restarting a lost VM on the hosts named`}.`,
-        "A StatefulSet member whose local-path volume sits on a lost worker stays down until that worker is back.",
+        "erp-uno's state lives on local-path volumes, each on the node it was made on: the last column names the lost nodes whose volumes go with them (see below).",
         "",
-        "| host lost | VMs lost | control plane left | etcd quorum | API | workers left | ingress | infra VMs left | DNS, registry, charts, files | HA restarts |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| host lost | VMs lost | control plane left | etcd quorum | API | workers left | ingress | infra VMs left | DNS, registry, charts, files | HA restarts | erp-uno state lost with |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         ...hostLosses(hosts, vms, plan).map(
             (loss) =>
                 `| ${loss.host} | ${loss.lost.join(", ") || "none"} | ${loss.controlPlaneLeft}/${loss.controlPlaneTotal} | ` +
-                `${loss.quorum ? "kept" : "**lost**"} | ${serves(loss.api)} | ${allInOne ? "n/a (all-in-one)" : loss.workersLeft} | ${serves(loss.ingress)} | ${loss.infraLeft} | ${serves(loss.infraServices)} | ${restartsCell(loss)} |`,
+                `${loss.quorum ? "kept" : "**lost**"} | ${serves(loss.api)} | ${allInOne ? "n/a (all-in-one)" : loss.workersLeft} | ${serves(loss.ingress)} | ${loss.infraLeft} | ${serves(loss.infraServices)} | ${restartsCell(loss)} | ` +
+                `${loss.workloadNodesLost.length > 0 && nodeBound.length > 0 ? `volumes on ${loss.workloadNodesLost.join(", ")}` : "none"} |`,
         ),
         "",
+        ...nodeBoundSection(nodeBound),
     ];
     return lines.join("\n");
 }
@@ -146,6 +153,32 @@ function restartsCell(loss: HostLoss): string {
     const entries = Object.entries(loss.restarts);
     if (entries.length === 0) return "–";
     return entries.map(([vm, targets]) => `${vm}: ${targets.length > 0 ? targets.join(" or ") : "no"}`).join("; ");
+}
+
+/**
+ * Which erp-uno components a lost node takes state from. The scheduler picks the node when a
+ * volume is first claimed and the chart only prefers to spread members apart, so the table says
+ * what a component loses with the node holding a member, and how to see where each volume is.
+ */
+function nodeBoundSection(nodeBound: readonly NodeBoundWorkload[]): string[] {
+    if (nodeBound.length === 0) return [];
+    const consequence = (workload: NodeBoundWorkload) =>
+        workload.kind === "Deployment"
+            ? "stops: its one volume holds every pod to that node"
+            : workload.members === 1
+              ? "stops: its only member's volume is there"
+              : `keeps its members on other nodes; stops if all ${workload.members} landed there (spread by preference only)`;
+    return [
+        "### erp-uno components with state on a node",
+        "",
+        "A member whose volume is on a lost node stays down until that node is back (the volume cannot move).",
+        "Where each volume is: `kubectl get pv -o custom-columns=CLAIM:.spec.claimRef.namespace,NAME:.spec.claimRef.name,NODE:.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]`.",
+        "",
+        "| component | kind | members | volume (GiB) | when the node holding a member is lost |",
+        "|---|---|---|---|---|",
+        ...nodeBound.map((workload) => `| ${workload.name} | ${workload.kind} | ${workload.members} | ${workload.volumeGiB} | ${consequence(workload)} |`),
+        "",
+    ];
 }
 
 function capacitySection({ hosts, vms, capacity }: ProxmoxPlan): string[] {

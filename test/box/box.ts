@@ -471,13 +471,39 @@ export class Box {
     }
 
     private startRelay(args: string[], description: string): Relay {
-        const logFile = path.join(this.dir, "logs", `socat-${this.relays.length}.log`);
+        return this.startHostProcess(this.image.socat, ["-d", "-d", ...args], description);
+    }
+
+    /**
+     * Runs a host program inside the box's network namespace only (nsenter -n: the host's files,
+     * so a host Unix socket is at hand), owned by the box like its relays: stop() ends it. For
+     * standing in another VM on the box's network, e.g. listening at that VM's address. Returns
+     * once the program listens at `listens`.
+     */
+    async runInNetwork(
+        command: string,
+        args: readonly string[],
+        description: string,
+        listens: { readonly address: string; readonly port: number; readonly protocol: "tcp" | "udp" },
+    ): Promise<void> {
+        const relay = this.startHostProcess("nsenter", ["-t", String(this.leader()), "-n", command, ...args], description);
+        const query = `ss -H -n ${listens.protocol === "tcp" ? "-lt" : "-lu"} src ${listens.address} 'sport = :${listens.port}'`;
+        const deadline = Date.now() + 10_000;
+        while ((await this.exec(query)).stdout.trim() === "") {
+            if (relayDied(relay)) throw new Error(`${description} exited: ${this.relayLog(relay)}`);
+            if (Date.now() > deadline) throw new Error(`${description} does not listen at ${listens.address}:${listens.port}/${listens.protocol} after 10 s`);
+            await sleep(100);
+        }
+    }
+
+    private startHostProcess(command: string, args: readonly string[], description: string): Relay {
+        const logFile = path.join(this.dir, "logs", `relay-${this.relays.length}.log`);
         const logFd = fs.openSync(logFile, "a");
         // Detached: its own process group, so stop() ends it and every child it forked at once.
-        const child = spawn(this.image.socat, ["-d", "-d", ...args], { detached: true, stdio: ["ignore", "ignore", logFd] });
+        const child = spawn(command, [...args], { detached: true, stdio: ["ignore", "ignore", logFd] });
         fs.closeSync(logFd);
         child.unref();
-        if (child.pid === undefined) throw new Error(`could not start socat for ${description}`);
+        if (child.pid === undefined) throw new Error(`could not start ${command} for ${description}`);
         const exited = new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) resolve();
             child.once("exit", () => resolve());

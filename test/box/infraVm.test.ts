@@ -14,7 +14,7 @@ import { find, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { helmBinary } from "../../render/helm";
 import { Box, ensureRoot, type BoxImage } from "./box";
-import { adaptUserData, commandsFor, NetworkWatch, runAsOperator, withRealTls, type VmCommand } from "./provision";
+import { commandsFor, configureContainerd, NetworkWatch, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -26,12 +26,12 @@ describe("the infra VM provisioned for real in a box", function () {
     this.timeout(15 * 60_000);
     const report: { command: string; outcome: string }[] = [];
     let image: BoxImage;
+    let infra: InfraVmBox;
     let box: Box;
     let work: string;
     let ca: TestCa;
     let resources: readonly RecordedResource[];
     let commands: VmCommand[];
-    let adminKey: string;
     let address: string;
     let https: number;
     let pull: { username: string; password: string };
@@ -44,36 +44,15 @@ describe("the infra VM provisioned for real in a box", function () {
         image = await ensureRoot({ log: (line) => console.log(`      root: ${line}`) });
         const production = await runStackFile("production", { revealSecrets: true });
         resources = production.resources;
-        address = (production.outputs.inventory?.value as { name: string; address: string }[]).find((vm) => vm.name === VM)?.address as string;
-        // Kubespray runs from the infra VM too, but needs the Kubernetes nodes: the tier reports it, never runs it.
-        commands = commandsFor(resources, address).filter((command) => command.name !== "kubespray");
-        const ready = find(resources, `${VM}-ready`);
-        adminKey = path.join(work, "id_admin");
-        fs.writeFileSync(adminKey, String((ready.revealedInputs?.connection as { privateKey: string }).privateKey), { mode: 0o600 });
         push = { username: "erpdc", password: String(production.outputs.registryPassword?.value) };
         pull = { username: "erpdc-pull", password: String(production.outputs.registryPullPassword?.value) };
-
-        // The VM's host key reaches it in its own vendor-data snippet, which every connection then pins.
-        const vendorData = String((find(resources, `${VM}-vendor-data`).revealedInputs?.sourceRaw as { data: string }).data);
-        hostKey = String((ready.revealedInputs?.connection as { hostKey: string }).hostKey).trim();
         ca = makeCa(work, [...NAMES, `${VM}.${DOMAIN}`]);
-        const rendered = (await production.artifacts.collect()).get(`cloud-init/${VM}/user-data`) as string;
-        const { userData, adaptations } = adaptUserData(rendered, { debianMirror: image.mirror.replace(/\/debian\/?$/, ""), caPem: fs.readFileSync(ca.caCert, "utf8") });
-        console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
-        for (const { key, why } of adaptations) console.log(`        - ${key}: ${why}`);
-        console.log("        - network-config: not given to the box, whose only network is its private loopback; the tools suite converts every rendered network-config with cloud-init");
         watch = new NetworkWatch(path.join(work, "first-boot.pcap"));
-        box = await Box.start({
-            onLeader: watch.start,
-            image,
-            name: `erpdc-${VM}-${process.pid}`,
-            hostname: VM,
-            seed: { userData, vendorData, metaData: `instance-id: ${VM}-box-${process.pid}\nlocal-hostname: ${VM}\n` },
-            sshUser: "erpadmin",
-            sshKey: adminKey,
-            sshHostKey: hostKey,
-            expose: [443],
-        });
+        infra = await startInfraVm(production, VM, { image, ca, work, expose: [443], onLeader: watch.start });
+        ({ box, address, hostKey, commands } = infra);
+        console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
+        for (const { key, why } of infra.adaptations) console.log(`        - ${key}: ${why}`);
+        console.log("        - network-config: not given to the box, whose only network is its private loopback; the tools suite converts every rendered network-config with cloud-init");
         https = await box.forward(443);
     });
 
@@ -92,10 +71,8 @@ describe("the infra VM provisioned for real in a box", function () {
             report.push({ command: command.name, outcome: "not run: needs the in-house synrc/ns release (issue 12)" });
             return;
         }
-        const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8"), ca: fs.readFileSync(ca.caCert, "utf8") });
         const started = Date.now();
-        assert.equal(command.hostKey?.trim(), hostKey, `${command.name} pins another host key`);
-        const result = await box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), hostKey: command.hostKey as string, allowFailure: true, timeoutMs: 10 * 60_000 });
+        const result = await runVmCommand(infra, command, ca);
         report.push({ command: command.name, outcome: `${result.code === 0 ? "ran" : `FAILED (exit ${result.code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s` });
         assert.equal(result.code, 0, `${command.name} failed:\n${result.stdout}${result.stderr}`);
     };
@@ -172,16 +149,8 @@ describe("the infra VM provisioned for real in a box", function () {
 
     it("lets a node pull that image with the credentials it gets, through containerd configured as Kubespray configures it, and not without", async () => {
         const production = await runStackFile("production", { revealSecrets: true });
-        const bundle = JSON.parse(String(find(production.resources, "kubespray").revealedInputs?.stdin));
-        const [auth] = YAML.parse(bundle.files["group_vars/all/registry-auth.yml"]).containerd_registry_auth as { registry: string; username: string; password: string }[];
-        const mirrors = YAML.parse(bundle.files["group_vars/all/offline.yml"]).containerd_registries_mirrors as { prefix: string; mirrors: { host: string; capabilities: string[]; skip_verify: boolean }[] }[];
-        assert.ok(auth);
         await box.exec("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends containerd </dev/null", { timeoutMs: 5 * 60_000 });
-        // hosts.toml as Kubespray v2.28.0's roles/container-engine/containerd/templates/hosts.toml.j2 renders each entry.
-        for (const entry of mirrors) {
-            const hosts = [`server = "https://${entry.prefix}"`, ...entry.mirrors.flatMap((m) => [`[host."${m.host}"]`, `  capabilities = ["${m.capabilities.join('","')}"]`, `  skip_verify = ${m.skip_verify}`, "  override_path = false"])];
-            box.writeFile(`/etc/containerd/certs.d/${entry.prefix}/hosts.toml`, `${hosts.join("\n")}\n`);
-        }
+        const auth = configureContainerd(box, find(production.resources, "kubespray"));
         // The node resolves the registry by the contour's DNS; in the box it is the box itself.
         await box.exec(`echo "127.0.0.1 ${auth.registry}" >> /etc/hosts && systemctl restart containerd`);
         const pullImage = (user: string) =>
@@ -201,10 +170,9 @@ describe("the infra VM provisioned for real in a box", function () {
         // suite runs it against two stand-ins, one of them down).
         const infraHosts = (JSON.parse(env.INFRA_HOSTS as string) as { name: string; address: string }[]).filter((host) => host.name === VM);
         assert.equal(infraHosts.length, 1);
-        const result = await runAsOperator(box, image.socat, String(publish.revealedInputs?.create), {
+        const result = await runAsOperator([{ box, sshAddress: infraHosts[0]?.address as string }], image.socat, String(publish.revealedInputs?.create), {
             env: { ...env, INFRA_HOSTS: JSON.stringify(infraHosts), PATH: `${path.dirname(helmBinary())}:${process.env.PATH ?? ""}` },
             names: NAMES,
-            sshAddress: infraHosts[0]?.address as string,
             cwd: ROOT,
         });
         report.push({ command: "publish-erp-uno", outcome: result.code === 0 ? "ran (operator's machine)" : `FAILED (exit ${result.code})` });

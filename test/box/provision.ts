@@ -5,8 +5,10 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
-import type { RecordedResource } from "../../render/engine";
-import type { Box } from "./box";
+import type { RecordedResource, StackRun } from "../../render/engine";
+import { find } from "../helpers";
+import type { TestCa } from "../tools/support";
+import { Box, type BoxImage, type RunResult } from "./box";
 
 export interface Adaptation {
     readonly key: string;
@@ -104,6 +106,82 @@ export function commandsFor(resources: readonly RecordedResource[], address: str
     return ordered;
 }
 
+/** An infra VM of a stack booted in a box with its own first boot, ready for its command resources. */
+export interface InfraVmBox {
+    readonly name: string;
+    readonly address: string;
+    readonly box: Box;
+    /** The SSH host key the program made for the VM (its vendor-data puts it in place). */
+    readonly hostKey: string;
+    /** The admin key's file (the program's private key), for the operator's scripts. */
+    readonly adminKey: string;
+    /** Its remote commands in dependency order, Kubespray left out (it needs Kubernetes nodes). */
+    readonly commands: VmCommand[];
+    readonly adaptations: readonly Adaptation[];
+}
+
+/**
+ * Boots a box for infra VM `vm` of a stack run made with `revealSecrets`: its rendered user-data
+ * (adapted for a Debian container) and vendor-data, the admin user and host key they give, and the
+ * box ports in `expose` reachable from the host.
+ */
+export async function startInfraVm(
+    stack: StackRun,
+    vm: string,
+    options: { image: BoxImage; ca: TestCa; work: string; expose: readonly number[]; onLeader?: (leaderPid: number) => void | Promise<void> },
+): Promise<InfraVmBox> {
+    const address = (stack.outputs.inventory?.value as { name: string; address: string }[]).find((entry) => entry.name === vm)?.address;
+    if (address === undefined) throw new Error(`the stack has no VM ${vm}`);
+    const ready = find(stack.resources, `${vm}-ready`);
+    const connection = ready.revealedInputs?.connection as { privateKey: string; hostKey: string } | undefined;
+    if (connection === undefined) throw new Error(`${vm}-ready has no connection: run the stack with revealSecrets`);
+    const adminKey = path.join(options.work, `id_admin_${vm}`);
+    fs.writeFileSync(adminKey, connection.privateKey, { mode: 0o600 });
+    const vendorData = String((find(stack.resources, `${vm}-vendor-data`).revealedInputs?.sourceRaw as { data: string }).data);
+    const rendered = (await stack.artifacts.collect()).get(`cloud-init/${vm}/user-data`) as string;
+    const debianMirror = options.image.mirror.replace(/\/debian\/?$/, "");
+    const { userData, adaptations } = adaptUserData(rendered, { debianMirror, caPem: fs.readFileSync(options.ca.caCert, "utf8") });
+    const box = await Box.start({
+        ...(options.onLeader === undefined ? {} : { onLeader: options.onLeader }),
+        image: options.image,
+        name: `erpdc-${vm}-${process.pid}`,
+        hostname: vm,
+        seed: { userData, vendorData, metaData: `instance-id: ${vm}-box-${process.pid}\nlocal-hostname: ${vm}\n` },
+        sshUser: "erpadmin",
+        sshKey: adminKey,
+        sshHostKey: connection.hostKey.trim(),
+        expose: options.expose,
+    });
+    // Kubespray runs from the first infra VM too, but needs the Kubernetes nodes: never run here.
+    const commands = commandsFor(stack.resources, address).filter((command) => command.name !== "kubespray");
+    return { name: vm, address, box, hostKey: connection.hostKey.trim(), adminKey, commands, adaptations };
+}
+
+/** Runs one of the VM's command resources over SSH as @pulumi/command would, with the test CA's TLS files. */
+export async function runVmCommand(vm: InfraVmBox, command: VmCommand, ca: TestCa): Promise<RunResult> {
+    if (command.hostKey?.trim() !== vm.hostKey) throw new Error(`${command.name} pins another host key than ${vm.name}'s`);
+    const tls = { certificate: fs.readFileSync(ca.serverCert, "utf8"), key: fs.readFileSync(ca.serverKey, "utf8"), ca: fs.readFileSync(ca.caCert, "utf8") };
+    const stdin = command.stdin === undefined ? undefined : withRealTls(command.stdin, tls);
+    return vm.box.ssh(command.create, { ...(stdin === undefined ? {} : { stdin }), hostKey: vm.hostKey, allowFailure: true, timeoutMs: 10 * 60_000 });
+}
+
+/**
+ * Writes containerd's registry configuration as Kubespray v2.28.0 renders it
+ * (roles/container-engine/containerd/templates/hosts.toml.j2, one hosts.toml per mirrored prefix)
+ * from the stack's Kubespray inventory, and returns the node's pull account.
+ */
+export function configureContainerd(box: Box, kubespray: RecordedResource): { registry: string; username: string; password: string } {
+    const bundle = JSON.parse(String(kubespray.revealedInputs?.stdin)) as { files: Record<string, string> };
+    const [auth] = YAML.parse(bundle.files["group_vars/all/registry-auth.yml"] as string).containerd_registry_auth as { registry: string; username: string; password: string }[];
+    const mirrors = YAML.parse(bundle.files["group_vars/all/offline.yml"] as string).containerd_registries_mirrors as { prefix: string; mirrors: { host: string; capabilities: string[]; skip_verify: boolean }[] }[];
+    if (auth === undefined) throw new Error("the Kubespray inventory gives the nodes no pull account");
+    for (const entry of mirrors) {
+        const hosts = [`server = "https://${entry.prefix}"`, ...entry.mirrors.flatMap((m) => [`[host."${m.host}"]`, `  capabilities = ["${m.capabilities.join('","')}"]`, `  skip_verify = ${m.skip_verify}`, "  override_path = false"])];
+        box.writeFile(`/etc/containerd/certs.d/${entry.prefix}/hosts.toml`, `${hosts.join("\n")}\n`);
+    }
+    return auth;
+}
+
 /**
  * The bundle on a command's stdin with the placeholder TLS files replaced by the test CA's: what
  * the tls provider would have put there during pulumi up.
@@ -120,27 +198,32 @@ export function withRealTls(stdin: string, files: { certificate: string; key: st
 
 /**
  * Runs a script as the operator's machine would, in a network and mount namespace of its own:
- * the contour's names resolve to that namespace's loopback (its own /etc/hosts), where relays lead
- * to the box's HTTPS (443) and, at `sshAddress`:22, to the box's SSH. Nothing listens on the host's
- * interfaces and nothing leaves the namespace but the relay sockets.
+ * each infra VM's address (`sshAddress`) is on that namespace's loopback, where a relay leads to
+ * its box's SSH, and the contour's names resolve (its own /etc/hosts) to 127.0.0.1, where a relay
+ * leads to the first box's HTTPS (443). Nothing listens on the host's interfaces and nothing
+ * leaves the namespace but the relay sockets.
  */
 export function runAsOperator(
-    box: Box,
+    vms: readonly { readonly box: Box; readonly sshAddress: string }[],
     socat: string,
     script: string,
-    options: { env: Readonly<Record<string, string>>; names: readonly string[]; sshAddress: string; cwd: string },
+    options: { env: Readonly<Record<string, string>>; names: readonly string[]; cwd: string },
 ): Promise<{ code: number; output: string }> {
-    const hosts = path.join(box.dir, "operator-hosts");
+    const [first] = vms;
+    if (first === undefined) throw new Error("runAsOperator needs at least one box");
+    const hosts = path.join(first.box.dir, "operator-hosts");
     fs.writeFileSync(hosts, ["127.0.0.1 localhost", ...options.names.map((name) => `127.0.0.1 ${name}`), ""].join("\n"));
     const wrapper = [
         "set -eu",
         "ip link set lo up",
-        `ip addr add ${options.sshAddress}/32 dev lo`,
+        ...vms.map((vm) => `ip addr add ${vm.sshAddress}/32 dev lo`),
         `mount --bind ${hosts} /etc/hosts`,
-        `${socat} TCP-LISTEN:443,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${box.relaySocket(443)} & https=$!`,
-        `${socat} TCP-LISTEN:22,bind=${options.sshAddress},fork,reuseaddr UNIX-CONNECT:${box.relaySocket(22)} & ssh=$!`,
-        "trap 'kill $https $ssh 2>/dev/null' EXIT",
+        "relays=()",
+        "trap 'kill \"${relays[@]}\" 2>/dev/null' EXIT",
+        `${socat} TCP-LISTEN:443,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${first.box.relaySocket(443)} & relays+=($!)`,
+        ...vms.map((vm) => `${socat} TCP-LISTEN:22,bind=${vm.sshAddress},fork,reuseaddr UNIX-CONNECT:${vm.box.relaySocket(22)} & relays+=($!)`),
         "for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.1; done",
+        ...vms.map((vm) => `for i in $(seq 1 50); do (exec 3<>/dev/tcp/${vm.sshAddress}/22) 2>/dev/null && break; sleep 0.1; done`),
         'exec_status=0; /bin/bash -c "$OPERATOR_SCRIPT" || exec_status=$?',
         "exit $exec_status",
     ].join("\n");
