@@ -137,7 +137,12 @@ export class KubesprayCluster extends pulumi.ComponentResource {
             { parent: this, dependsOn: [kubespray], replaceWith: controlPlaneVms, additionalSecretOutputs: ["stdout"] },
         );
         this.kubeconfig = pulumi.secret(adminConf.stdout.apply((text) => kubeconfigForEndpoint(text, this.apiEndpoint)));
-        this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig }, { parent: this });
+        // The provider's identity is the cluster's, known before the kubeconfig is read: a preview in
+        // which Kubespray runs again (so the kubeconfig is unknown until it has) updates the provider
+        // instead of replacing it and every Kubernetes object with it (pulumi-kubernetes DiffConfig,
+        // provider/pkg/provider/provider.go). It changes only with the stack, the cluster domain or the API endpoint.
+        const clusterIdentifier = `erpdc/${pulumi.getStack()}/${plan.kubernetes.clusterDomain}@${this.apiEndpoint}`;
+        this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig, clusterIdentifier }, { parent: this });
         this.registerOutputs({ apiEndpoint: this.apiEndpoint });
     }
 }

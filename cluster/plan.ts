@@ -140,10 +140,12 @@ function checkClusterNetworks(k8s: StackConfig["kubernetes"], nodeNetwork: Ipv4N
             const blocks = parsed.prefixLength > CALICO_BLOCK_PREFIX ? 0 : 2 ** (CALICO_BLOCK_PREFIX - parsed.prefixLength);
             const fits = Math.floor(blocks / BLOCKS_PER_NODE);
             if (fits < nodeCount) {
+                // The longest prefix whose blocks cover every node, on the same network address.
+                const needed = CALICO_BLOCK_PREFIX - Math.ceil(Math.log2(nodeCount * BLOCKS_PER_NODE));
                 problems.fail(
                     "kubernetes.podCidr",
                     k8s.podCidr,
-                    `Calico hands out /${CALICO_BLOCK_PREFIX} blocks and a node of ${KUBELET_MAX_PODS} pods needs ${BLOCKS_PER_NODE}, so it fits ${fits} node(s) and the cluster has ${nodeCount}; use a larger network, e.g. 10.233.64.0/18`,
+                    `Calico hands out /${CALICO_BLOCK_PREFIX} blocks and a node of ${KUBELET_MAX_PODS} pods needs ${BLOCKS_PER_NODE}, so it fits ${fits} node(s) and the cluster has ${nodeCount}; use a /${needed} or larger network (it must not overlap the service network)`,
                 );
             }
         }

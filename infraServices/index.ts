@@ -80,6 +80,11 @@ export class InfraServices extends pulumi.ComponentResource {
         artifacts.add("infra-host/registry/config.yml", registryYaml);
         artifacts.add("infra-host/nginx/erpdc.conf", nginxConf);
 
+        // One htpasswd for every infra VM: bcrypt is slow on purpose, so it is hashed once.
+        const htpasswd = pulumi
+            .all([this.registryPassword, this.registryPullPassword])
+            .apply(([push, pull]) => htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull));
+
         const ready: command.remote.Command[] = [];
         for (const host of plan.hosts) {
             const connection = proxmox.connection(host.name);
@@ -121,9 +126,9 @@ export class InfraServices extends pulumi.ComponentResource {
                     before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
                     files: [
                         { path: PATHS.nginxSite, content: nginxConf },
-                        pulumi.all([this.registryPassword, this.registryPullPassword]).apply(([push, pull]) => ({
+                        htpasswd.apply((content) => ({
                             path: PATHS.htpasswd,
-                            content: htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull),
+                            content,
                             mode: "0640",
                             // nginx's workers run as www-data on Ubuntu and Debian.
                             group: "www-data",

@@ -306,6 +306,11 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                     stopOnDestroy: true,
                     protection: protect,
                     ...this.hardware(config, vm.cores, vm.memoryMiB),
+                    // The VM is done once cloned, configured and started: waiting for the guest agent's
+                    // address (the agent arrives with cloud-init's packages, minutes later) would hold
+                    // the next clone on this host's storage lock that long. Readiness is the VM's own
+                    // step (<vm>-ready, over SSH). Nothing reads ipv4Addresses.
+                    agent: { enabled: true, trim: true, waitForIp: { disabled: true } },
                     disks: [
                         { interface: "scsi0", datastoreId: disks.id, size: vm.diskGiB, iothread: true, discard: "on", ssd: true },
                         ...(vm.dataDiskGiB === undefined
@@ -344,6 +349,9 @@ export class ProxmoxLayer extends pulumi.ComponentResource {
                         // The host key reaches a VM at its first boot only; a VM made before the key
                         // existed keeps its own until it is rebuilt (README: day-2, pinned host keys).
                         "initialization.vendorDataFileId",
+                        // Matters only while the VM is made; a change of the agent block reboots a running
+                        // VM (rebootRequired, bpg v0.111.1 proxmoxtf/resource/vm/vm.go vmUpdate).
+                        "agent.waitForIp",
                     ],
                     // Bounds the full clones running at once per storage lock ("can't lock file ... got timeout").
                     dependsOn: predecessor === undefined ? [] : [vms[predecessor] as proxmox.VmLegacy],

@@ -5,6 +5,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactSink, settle } from "../lib/artifacts";
 import { deterministicEd25519 } from "./mockKeys";
+import { stepFor, type Registration, type Step } from "./steps";
 
 export const PROJECT = "erpdc";
 
@@ -57,8 +58,15 @@ export interface RunOptions {
     /** Fully qualified keys ("erpdc:domain", "proxmoxve:endpoint") to string values (JSON for objects). */
     readonly config: Readonly<Record<string, string>>;
     readonly secretKeys?: readonly string[];
-    /** Preview mode: outputs the provider computes are unknown, as in `pulumi preview`. */
+    /** Preview mode: outputs the provider computes are unknown, as in `pulumi preview` of a new stack. */
     readonly preview?: boolean;
+    /**
+     * A preview of an update of this state (the resources of an earlier run, made with
+     * `revealSecrets`), as `pulumi preview` shows it: a resource whose step is "same"
+     * (render/steps.ts) keeps its outputs; the computed outputs of one created, updated or replaced
+     * are unknown, and so is the ID of one created or replaced. Implies preview mode.
+     */
+    readonly previewAgainst?: readonly RecordedResource[];
     /** Keep each resource's inputs with the secrets' values too (revealedInputs); in memory only. */
     readonly revealSecrets?: boolean;
     /**
@@ -78,12 +86,13 @@ type Program = (artifacts?: ArtifactSink) => Promise<Record<string, unknown>>;
 
 /** Runs index.ts under mocks. Throws what the program throws (e.g. a ConfigError). */
 export async function runStack(options: RunOptions, recorded: RecordedResource[] = []): Promise<StackRun> {
-    const preview = options.preview ?? false;
-    await pulumi.runtime.setMocks(mocksFor(preview, new Set(options.regenerate ?? [])), PROJECT, options.stack, preview);
+    const preview = (options.preview ?? false) || options.previewAgainst !== undefined;
+    const steps = options.previewAgainst === undefined ? undefined : new PlannedSteps(options.previewAgainst, options.regenerate ?? []);
+    await pulumi.runtime.setMocks(mocksFor(preview, new Set(options.regenerate ?? []), steps), PROJECT, options.stack, preview);
     pulumi.runtime.setAllConfig({ ...options.config }, [...(options.secretKeys ?? [])]);
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
-    const tracker = recordRegistrations(monitor, recorded, options.revealSecrets ?? false);
+    const tracker = recordRegistrations(monitor, recorded, options.revealSecrets ?? false, steps);
     const failures: unknown[] = [];
     const onRejection = (reason: unknown) => failures.push(reason);
     process.on("unhandledRejection", onRejection);
@@ -115,9 +124,57 @@ export async function runStack(options: RunOptions, recorded: RecordedResource[]
     }
 }
 
-function mocksFor(preview: boolean, regenerate: ReadonlySet<string>): pulumi.runtime.Mocks {
+/**
+ * The steps of a preview against a state: decided for each resource as it registers (the resources
+ * it names in replaceWith and its provider have registered before it), read by the mocks.
+ */
+class PlannedSteps {
+    private readonly previous = new Map<string, Record<string, unknown>>();
+    private readonly byKey = new Map<string, Step>();
+    private readonly byUrn = new Map<string, Step>();
+
+    constructor(
+        state: readonly RecordedResource[],
+        private readonly replacedByHand: readonly string[],
+    ) {
+        for (const resource of state) {
+            const key = PlannedSteps.key(resource.type, resource.name);
+            if (this.previous.has(key)) throw new Error(`two resources ${key} in the state: the preview cannot tell them apart`);
+            if (resource.revealedInputs === undefined) throw new Error("previewAgainst needs a state recorded with revealSecrets");
+            this.previous.set(key, resource.revealedInputs);
+        }
+    }
+
+    static key(type: string, name: string): string {
+        return `${type}::${name}`;
+    }
+
+    decide(registration: Registration): Step {
+        const step = stepFor(this.previous.get(PlannedSteps.key(registration.type, registration.name)), registration, (urn) => this.byUrn.get(urn), this.replacedByHand);
+        this.byKey.set(PlannedSteps.key(registration.type, registration.name), step);
+        return step;
+    }
+
+    registered(urn: string, step: Step): void {
+        this.byUrn.set(urn, step);
+    }
+
+    of(type: string, name: string): Step | undefined {
+        return this.byKey.get(PlannedSteps.key(type, name));
+    }
+}
+
+function mocksFor(preview: boolean, regenerate: ReadonlySet<string>, steps?: PlannedSteps): pulumi.runtime.Mocks {
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+            const step = steps?.of(args.type, args.name);
+            if (step === "same") {
+                return { id: mockId(args), state: { ...args.inputs, ...computedOutputs(args, "") } };
+            }
+            if (step === "update") {
+                // Updated in place: the ID stays; what the provider computes comes out of the update.
+                return { id: mockId(args), state: args.inputs };
+            }
             if (preview) {
                 // Like `pulumi preview` of a new stack: IDs and computed outputs are not known yet.
                 return { id: undefined, state: args.inputs };
@@ -226,13 +283,24 @@ interface MonitorLike {
     registerResource(request: RequestLike, callback: (error: unknown, response?: { getUrn(): string }) => void): Promise<void>;
 }
 
-function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[], revealSecrets: boolean) {
+function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[], revealSecrets: boolean, steps?: PlannedSteps) {
     const original = monitor.registerResource.bind(monitor);
     let inflight = 0;
     monitor.registerResource = (request, callback) => {
         inflight++;
+        const provider = request.getProvider() ? request.getProvider().split("::").slice(0, 4).join("::") : undefined;
+        const step = steps?.decide({
+            type: request.getType(),
+            name: request.getName(),
+            ignoreChanges: [...request.getIgnorechangesList()],
+            replaceOnChanges: [...request.getReplaceonchangesList()],
+            replaceWith: [...request.getReplaceWithList()],
+            ...(provider === undefined ? {} : { provider }),
+            inputs: reveal(request.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+        });
         return original(request, (error, response) => {
             inflight--;
+            if (!error && response && step !== undefined) steps?.registered(response.getUrn(), step);
             if (!error && response) {
                 const secrets: unknown[] = [];
                 const raw = request.getObject()?.toJavaScript() ?? {};
@@ -243,7 +311,7 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[],
                     name: request.getName(),
                     custom: request.getCustom(),
                     ...(request.getParent() ? { parent: request.getParent() } : {}),
-                    ...(request.getProvider() ? { provider: request.getProvider().split("::").slice(0, 4).join("::") } : {}),
+                    ...(provider === undefined ? {} : { provider }),
                     protect: request.getProtect() === true,
                     ignoreChanges: [...request.getIgnorechangesList()],
                     deleteBeforeReplace: request.getDeletebeforereplace(),

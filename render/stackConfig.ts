@@ -7,7 +7,15 @@ import YAML from "yaml";
 import { ConfigError } from "../config/problems";
 import { PROJECT } from "./engine";
 
-export const ROOT = path.resolve(__dirname, "..");
+/** The project: the nearest directory above this file that holds Pulumi.yaml (the source tree, or above bin/ when compiled). */
+export const ROOT = projectRoot(__dirname);
+
+function projectRoot(from: string): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml above ${from}: run erpdc from its project`);
+    }
+}
 
 export const PLACEHOLDERS: Readonly<Record<string, string>> = {
     "proxmoxve:apiToken": "offline-render@pve!placeholder=00000000-0000-0000-0000-000000000000",

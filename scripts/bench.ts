@@ -1,55 +1,200 @@
-// npm run bench: how long the offline render takes for production and for a synthetic
-// 3-host, 200-VM stack (median of several runs after a warm-up), so growth with size is visible.
-import { performance } from "perf_hooks";
-import { renderStack } from "../render/render";
-import { fromConfigMap, loadOfflineConfig } from "../render/stackConfig";
-import { stackDocument } from "../test/helpers";
+// npm run bench: what planning costs and what a plan does, in one run on this machine.
+// 1. Render time, each render a process of its own (scripts/benchRender.ts), median of BENCH_RUNS:
+//    whole-process CPU (with helm's) and wall time, for the committed production stack and for
+//    synthetic stacks of 10, 50, 100 and 200 VMs, in three ways of running the program:
+//    - "ts-node": TypeScript transpiled on load, default stack traces (how render ran before);
+//    - "ts-node, no traces": the same with --stack-trace-limit=0 (what `pulumi preview` gets: the
+//      CLI's TypeScript support and Pulumi.yaml's nodeargs);
+//    - "compiled": the compiled JavaScript without stack traces, with V8's compile cache, exactly as
+//      `npm run render` runs it (scripts/run-compiled.js).
+//    Machines are noisy: the ratios within one run are what count.
+// 2. The blast radius of the day-2 edits a PR review sees, as `pulumi preview` shows them.
+// 3. The longest dependency chain of production and of the 200-VM stack: resources, and stages with
+//    estimated durations (estimates, written below, not measurements).
+// The last line sums up the figures.
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { runStack, type RecordedResource } from "../render/engine";
+import { fromConfigMap, loadOfflineConfig, ROOT, stackFile } from "../render/stackConfig";
+import { blastRadius } from "../render/steps";
+import { syntheticStack } from "./syntheticStack";
+import * as fs from "fs";
+import YAML from "yaml";
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SIZES = [10, 50, 100, 200];
 
-function synthetic(vmCount: number) {
-    const document = stackDocument("production") as Record<string, any>;
-    document["erpdc:proxmox"].hosts = ["pve1", "pve2", "pve3"].map((name, i) => ({
-        name,
-        address: `10.0.8.${11 + i}`,
-        cores: 2048,
-        memoryGiB: 8192,
-    }));
-    document["erpdc:network"].cidr = "10.0.0.0/22";
-    const workers = vmCount - 4;
-    Object.assign(document["erpdc:vms"].workers, {
-        count: workers,
-        addresses: Array.from({ length: workers }, (_, i) => `10.0.${1 + Math.floor((i + 10) / 250)}.${((i + 10) % 250) + 1}`),
-    });
-    return fromConfigMap(document);
+interface Mode {
+    readonly label: string;
+    readonly command: readonly string[];
+    readonly targets: readonly string[];
 }
 
-async function measure(label: string, stack: string, offline: ReturnType<typeof fromConfigMap>) {
-    await renderStack(stack, offline); // warm-up: module loading and JIT
-    const times: number[] = [];
+const TS_NODE = ["-r", require.resolve("ts-node/register"), path.join(ROOT, "scripts", "benchRender.ts")];
+const MODES: readonly Mode[] = [
+    { label: "ts-node", command: TS_NODE, targets: ["production", "10", "200"] },
+    { label: "ts-node, no traces", command: ["--stack-trace-limit=0", ...TS_NODE], targets: ["production", "10", "200"] },
+    // Exactly as `npm run render` runs: the launcher (no stack traces, compile cache) and bin/.
+    { label: "compiled", command: [path.join(ROOT, "scripts", "run-compiled.js"), "scripts/benchRender"], targets: ["production", ...SIZES.map(String)] },
+];
+
+interface Figure {
+    readonly resources: number;
+    readonly cpuMs: number;
+    readonly wallMs: number;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+function measure(mode: Mode, target: string): Figure {
+    const cpu: number[] = [];
+    const wall: number[] = [];
     let resources = 0;
     for (let i = 0; i < RUNS; i++) {
-        const start = performance.now();
-        const result = await renderStack(stack, offline);
-        times.push(performance.now() - start);
-        resources = result.run.resources.length;
+        const started = process.hrtime.bigint();
+        const output = execFileSync(process.execPath, [...mode.command, target], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        wall.push(Number(process.hrtime.bigint() - started) / 1e6);
+        const line = JSON.parse(output.trim().split("\n").pop() as string) as { resources: number; cpuMs: number };
+        cpu.push(line.cpuMs);
+        resources = line.resources;
     }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)] as number;
-    console.log(
-        `${label.padEnd(34)} ${String(resources).padStart(5)} resources   median ${median.toFixed(0).padStart(6)} ms   ` +
-            `min ${(times[0] as number).toFixed(0)} ms   max ${(times[times.length - 1] as number).toFixed(0)} ms   (${RUNS} runs)`,
-    );
-    return { median, resources };
+    return { resources, cpuMs: median(cpu), wallMs: median(wall) };
+}
+
+/** The edits a PR review most often sees, and the preview of each against the committed production stack. */
+const EDITS: Readonly<Record<string, (d: Record<string, any>) => void>> = {
+    "no change": () => undefined,
+    "add a worker": (d) => Object.assign(d["erpdc:vms"].workers, { count: 4, addresses: ["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"] }),
+    "bump the app version": (d) => (d["erpdc:apps"].imageVersion = "2026.12.1"),
+    "add a DNS record": (d) => (d["erpdc:dns"].extraRecords = [{ name: "mail", type: "A", data: { ip: "10.0.0.40" } }]),
+    "another Kubernetes patch version": (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.4"),
+    "add a Proxmox host": (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }),
+};
+
+function productionDocument(): Record<string, any> {
+    return structuredClone((YAML.parse(fs.readFileSync(stackFile("production"), "utf8")) as { config: Record<string, any> }).config);
+}
+
+async function previewRadii(): Promise<{ edit: string; radius: ReturnType<typeof blastRadius>; kubernetesReplaced: number }[]> {
+    const offline = loadOfflineConfig("production");
+    const state = await runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys, revealSecrets: true });
+    const rows = [];
+    for (const [edit, change] of Object.entries(EDITS)) {
+        const document = productionDocument();
+        change(document);
+        const edited = fromConfigMap(document);
+        const preview = await runStack({ stack: "production", config: edited.config, secretKeys: edited.secretKeys, revealSecrets: true, previewAgainst: state.resources });
+        const radius = blastRadius(state.resources, preview.resources);
+        const kubernetesReplaced = radius.replaced.filter((name) => preview.resources.find((r) => r.name === name)?.type.startsWith("kubernetes:")).length;
+        rows.push({ edit, radius, kubernetesReplaced });
+    }
+    return rows;
+}
+
+/**
+ * Estimated durations on a real contour, in seconds, by what a resource does (estimates for the
+ * chain's shape, not measurements): a full clone and start, a first boot that installs packages
+ * from the mirror, Kubespray's cluster.yml, ArgoCD's first sync of erp-uno.
+ */
+function estimateSeconds(resource: RecordedResource): number {
+    const { type, name } = resource;
+    if (type === "proxmoxve:download/fileLegacy:FileLegacy") return 300;
+    if (type === "proxmoxve:index/vmLegacy:VmLegacy") return name.startsWith("template-") ? 60 : 90;
+    if (type === "command:remote:Command" || type === "command:local:Command") {
+        if (name === "kubespray") return 2400;
+        if (name.endsWith("-ready")) return 300;
+        if (name === "erp-uno-synced") return 900;
+        if (/-(registry|nginx|synrc-ns)$/.test(name)) return 60;
+        if (name.startsWith("publish-")) return 30;
+        return 5;
+    }
+    if (type === "kubernetes:helm.sh/v3:Release") return 180;
+    if (type.startsWith("kubernetes:")) return 2;
+    if (type.startsWith("proxmoxve:")) return 2;
+    return 0;
+}
+
+/** The longest chain of custom resources through their dependencies (a component stands for every resource in it). */
+function longestChain(resources: readonly RecordedResource[]): { byCount: RecordedResource[]; bySeconds: RecordedResource[]; seconds: number } {
+    const custom = resources.filter((r) => r.custom);
+    const children = new Map<string, string[]>();
+    for (const r of resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r.urn]);
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const customUnder = (urn: string): string[] => {
+        const r = byUrn.get(urn);
+        if (r?.custom) return [urn];
+        return (children.get(urn) ?? []).flatMap(customUnder);
+    };
+    // A resource waits for its provider too (the Kubernetes objects for the provider built from the kubeconfig).
+    const deps = new Map(custom.map((r) => [r.urn, [...new Set([...r.dependencies, ...(r.provider ? [r.provider] : [])].flatMap(customUnder))].filter((d) => d !== r.urn)]));
+    const best = (weight: (r: RecordedResource) => number) => {
+        const memo = new Map<string, { total: number; chain: string[] }>();
+        const visit = (urn: string): { total: number; chain: string[] } => {
+            const known = memo.get(urn);
+            if (known) return known;
+            let longest = { total: 0, chain: [] as string[] };
+            for (const dep of deps.get(urn) ?? []) {
+                const candidate = visit(dep);
+                if (candidate.total > longest.total) longest = candidate;
+            }
+            const result = { total: longest.total + weight(byUrn.get(urn) as RecordedResource), chain: [...longest.chain, urn] };
+            memo.set(urn, result);
+            return result;
+        };
+        return custom.map((r) => visit(r.urn)).reduce((a, b) => (b.total > a.total ? b : a));
+    };
+    const byCount = best(() => 1);
+    const bySeconds = best(estimateSeconds);
+    const resolve = (chain: string[]) => chain.map((urn) => byUrn.get(urn) as RecordedResource);
+    return { byCount: resolve(byCount.chain), bySeconds: resolve(bySeconds.chain), seconds: bySeconds.total };
 }
 
 async function main() {
-    console.log(`offline render, node ${process.version}`);
-    const production = await measure("production (7 VMs)", "production", loadOfflineConfig("production"));
-    const large = await measure("synthetic (3 hosts, 200 VMs)", "production", synthetic(200));
+    execFileSync(process.execPath, [path.join(ROOT, "scripts", "run-compiled.js"), "--build"], { stdio: "inherit" });
+    console.log(`render, one process each, median of ${RUNS} (node ${process.version}; CPU includes helm's)`);
+    console.log(`${"way of running".padEnd(20)} ${"stack".padEnd(11)} ${"resources".padStart(9)} ${"CPU ms".padStart(8)} ${"wall ms".padStart(8)}`);
+    const figures = new Map<string, Figure>();
+    for (const mode of MODES) {
+        for (const target of mode.targets) {
+            const figure = measure(mode, target);
+            figures.set(`${mode.label}/${target}`, figure);
+            const stack = target === "production" ? "production" : `${target} VMs`;
+            console.log(`${mode.label.padEnd(20)} ${stack.padEnd(11)} ${String(figure.resources).padStart(9)} ${figure.cpuMs.toFixed(0).padStart(8)} ${figure.wallMs.toFixed(0).padStart(8)}`);
+        }
+    }
+    const cpu = (key: string) => (figures.get(key) as Figure).cpuMs;
+    const productionRatio = cpu("compiled/production") / cpu("ts-node/production");
+    const previewRatio = cpu("ts-node, no traces/production") / cpu("ts-node/production");
+    console.log(`production: compiled ${productionRatio.toFixed(2)}x of ts-node (target <= 0.4); pulumi preview's way ${previewRatio.toFixed(2)}x`);
+    for (const mode of MODES) console.log(`200 VMs / 10 VMs, ${mode.label}: ${(cpu(`${mode.label}/200`) / cpu(`${mode.label}/10`)).toFixed(2)} (target <= 3 compiled)`);
+    const growth = cpu("compiled/200") / cpu("compiled/10");
+
+    console.log("\nblast radius as pulumi preview shows it (production; provider replace rules in render/steps.ts)");
+    console.log(`${"edit".padEnd(36)} created updated replaced deleted commands  Kubernetes objects replaced`);
+    const radii = await previewRadii();
+    for (const { edit, radius, kubernetesReplaced } of radii) {
+        console.log(
+            `${edit.padEnd(36)} ${String(radius.created.length).padStart(7)} ${String(radius.updated.length).padStart(7)} ${String(radius.replaced.length).padStart(8)} ` +
+                `${String(radius.deleted.length).padStart(7)} ${String(radius.commandsRun.length).padStart(8)}  ${kubernetesReplaced}` +
+                (radius.replaced.length > 0 ? `   (replaced: ${radius.replaced.join(", ")})` : ""),
+        );
+    }
+
+    console.log("\nlongest dependency chain (estimated durations are estimates, scripts/bench.ts)");
+    const chains: Record<string, ReturnType<typeof longestChain>> = {};
+    for (const [label, offline] of [["production", loadOfflineConfig("production")], ["200 VMs", syntheticStack(200)]] as const) {
+        const run = await runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys });
+        const chain = longestChain(run.resources);
+        chains[label] = chain;
+        const vmsInChain = chain.byCount.filter((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy" && !r.name.startsWith("template-")).length;
+        console.log(`${label}: ${chain.byCount.length} resources in the longest chain (${vmsInChain} VM clones queued on one host)`);
+        console.log(`  by estimated time, ${(chain.seconds / 60).toFixed(0)} min: ${chain.bySeconds.map((r) => `${r.name} ${estimateSeconds(r)}s`).join(" -> ")}`);
+    }
+    const kubernetesReplacedTotal = radii.reduce((sum, row) => sum + row.kubernetesReplaced, 0);
     console.log(
-        `per resource: production ${(production.median / production.resources).toFixed(2)} ms, ` +
-            `synthetic ${(large.median / large.resources).toFixed(2)} ms`,
+        `\nsummary: production render ${cpu("compiled/production").toFixed(0)} ms CPU compiled vs ${cpu("ts-node/production").toFixed(0)} ms ts-node = ${productionRatio.toFixed(2)}x; ` +
+            `200/10 VMs ${growth.toFixed(2)}x; preview of ${radii.length} edits replaces ${kubernetesReplacedTotal} Kubernetes objects; ` +
+            `longest chain ${chains.production?.byCount.length} resources (~${((chains.production?.seconds ?? 0) / 60).toFixed(0)} min) in production, ${chains["200 VMs"]?.byCount.length} at 200 VMs`,
     );
 }
 

@@ -64,7 +64,7 @@ export function dependsOn(resources: readonly RecordedResource[], from: string, 
  */
 export async function runStackFile(
     stack: string,
-    options: { preview?: boolean; edit?: (config: Record<string, any>) => void; as?: string; revealSecrets?: boolean; regenerate?: string[] } = {},
+    options: { preview?: boolean; previewAgainst?: readonly RecordedResource[]; edit?: (config: Record<string, any>) => void; as?: string; revealSecrets?: boolean; regenerate?: string[] } = {},
 ): Promise<StackRun & { recorded: RecordedResource[] }> {
     const document = stackDocument(stack);
     options.edit?.(document);
@@ -78,6 +78,7 @@ export async function runStackFile(
             preview: options.preview ?? false,
             revealSecrets: options.revealSecrets ?? false,
             regenerate: options.regenerate ?? [],
+            ...(options.previewAgainst === undefined ? {} : { previewAgainst: options.previewAgainst }),
         },
         recorded,
     );

@@ -109,11 +109,15 @@ for (const stack of STACKS) {
                     assert.equal(clone.protect, stack === "production");
                     assert.equal((clone.inputs as any).protection, stack === "production");
                     // Every cloud-init snippet the VM names is first-boot-only (ForceNew in the provider,
-                    // test/lifecycle.ts), and so are HA moves and the clone source; nothing else is ignored,
+                    // render/steps.ts), and so are HA moves and the clone source; nothing else is ignored,
                     // so that a change of size, disk or network still reaches the VM.
                     const snippets = Object.keys((clone.inputs as any).initialization).filter((key) => key.endsWith("FileId")).map((key) => `initialization.${key}`);
                     assert.equal(snippets.length, 4, "user-data, network-config, meta-data and vendor-data");
-                    assert.deepEqual([...clone.ignoreChanges].sort(), ["clone", "nodeName", ...snippets].sort());
+                    // The agent's address wait, off so that a clone does not hold the next one on its
+                    // host until cloud-init has installed the agent, is create-time only too (an agent
+                    // change reboots a running VM).
+                    assert.deepEqual((clone.inputs as any).agent, { enabled: true, trim: true, waitForIp: { disabled: true } });
+                    assert.deepEqual([...clone.ignoreChanges].sort(), ["agent.waitForIp", "clone", "nodeName", ...snippets].sort());
                     // A fixed VM ID: the old VM must go before its replacement is made.
                     assert.equal(clone.deleteBeforeReplace, true);
                     // The snippet's ID is known once it exists (update mode).

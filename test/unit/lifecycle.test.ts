@@ -1,11 +1,11 @@
 // Day-2 edits of the production stack under the mock engine, and what `pulumi up` would do for each:
 // the resources created, updated in place, replaced and deleted, and the commands that run again.
-// The providers' replace rules are in test/lifecycle.ts, with their sources; the README's day-2
+// The providers' replace rules are in render/steps.ts, with their sources; the README's day-2
 // section follows this table.
 import { strict as assert } from "assert";
 import type { RecordedResource } from "../../render/engine";
 import { find, runStackFile } from "../helpers";
-import { blastRadius, type BlastRadius } from "../lifecycle";
+import { blastRadius, type BlastRadius } from "../../render/steps";
 
 type Doc = Record<string, any>;
 const VM_FILES = (vm: string) => [`${vm}-host-key`, `${vm}-meta-data`, `${vm}-network-config`, `${vm}-user-data`, `${vm}-vendor-data`];
@@ -15,10 +15,17 @@ const workers = (...addresses: string[]) => (d: Doc) => Object.assign(d["erpdc:v
 interface Row {
     readonly edit: string;
     readonly change?: (d: Doc) => void;
+    /** The stack before the edit, when not the committed one. */
+    readonly from?: (d: Doc) => void;
     /** Resources replaced on request (pulumi up --replace), whose new outputs the engine makes. */
     readonly replace?: string[];
     readonly expect: Partial<BlastRadius>;
+    /** What `pulumi preview` shows differently, where it does (unknown outputs it cannot see past). */
+    readonly preview?: Partial<BlastRadius>;
 }
+
+/** Kubespray ran, so the kubeconfig is unknown until it has been read: the preview shows the provider updated (not replaced: clusterIdentifier). */
+const providerUpdated = (updated: string[]): Partial<BlastRadius> => ({ updated: [...updated, "kubernetes"].sort() });
 
 const NOTHING: BlastRadius = { created: [], updated: [], replaced: [], deleted: [], commandsRun: [] };
 
@@ -30,6 +37,7 @@ const workerRemoved = (vm: string): BlastRadius => ({
     deleted: [vm, `${vm}-ca`, ...VM_FILES(vm), `${vm}-ready`].sort(),
     commandsRun: ["infra1-zone", "infra2-zone", "kubeconfig", "kubespray"],
 });
+const workerRemovedPreview = providerUpdated(["infra1-zone", "infra2-zone"]);
 
 const TABLE: Row[] = [
     { edit: "no change", expect: NOTHING },
@@ -45,11 +53,13 @@ const TABLE: Row[] = [
             deleted: [],
             commandsRun: ["infra1-zone", "infra2-zone", "k8s-worker4-ca", "k8s-worker4-ready", "kubeconfig", "kubespray"],
         },
+        preview: providerUpdated(["infra1-zone", "infra2-zone"]),
     },
     {
         edit: "remove the last worker",
         change: workers("10.0.0.21", "10.0.0.22"),
         expect: workerRemoved("k8s-worker3"),
+        preview: workerRemovedPreview,
     },
     {
         edit: "name the workers in a map (the names they have)",
@@ -61,12 +71,26 @@ const TABLE: Row[] = [
         edit: "remove a middle worker (named in a map)",
         change: (d) => Object.assign(d["erpdc:vms"].workers, { count: 2, addresses: { "k8s-worker1": "10.0.0.21", "k8s-worker3": "10.0.0.23" } }),
         expect: workerRemoved("k8s-worker2"),
+        preview: workerRemovedPreview,
     },
     {
         edit: "deploy a new ERP release (apps.imageVersion)",
         change: (d) => (d["erpdc:apps"].imageVersion = "2026.12.1"),
         // ArgoCD syncs the new values; pulumi up waits for that sync again, and nothing else moves.
         expect: { created: [], updated: ["erp-uno"], replaced: ["erp-uno-synced"], deleted: [], commandsRun: ["erp-uno-synced"] },
+    },
+    {
+        edit: "add a DNS record",
+        change: (d) => (d["erpdc:dns"].extraRecords = [{ name: "mail", type: "A", data: { ip: "10.0.0.40" } }]),
+        expect: { created: [], updated: ["infra1-zone", "infra2-zone"], replaced: [], deleted: [], commandsRun: ["infra1-zone", "infra2-zone"] },
+    },
+    {
+        edit: "a Kubernetes patch release (1.32.4 to 1.32.5)",
+        from: (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.4"),
+        change: (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.5"),
+        // Kubespray upgrades the cluster and the admin kubeconfig is read again; no object moves.
+        expect: { created: [], updated: [], replaced: ["kubeconfig", "kubespray"], deleted: [], commandsRun: ["kubeconfig", "kubespray"] },
+        preview: providerUpdated([]),
     },
     {
         edit: "add a Proxmox host",
@@ -113,19 +137,41 @@ const TABLE: Row[] = [
     },
 ];
 
-describe("day-2 edits of production: what pulumi up does", () => {
+describe("day-2 edits of production: what pulumi up does, and what pulumi preview shows", () => {
+    const bases = new Map<Row["from"], Promise<readonly RecordedResource[]>>();
+    const baseFor = (row: Row) => {
+        if (!bases.has(row.from)) bases.set(row.from, runStackFile("production", { revealSecrets: true, ...(row.from ? { edit: row.from } : {}) }).then((run) => run.resources));
+        return bases.get(row.from) as Promise<readonly RecordedResource[]>;
+    };
     let base: readonly RecordedResource[];
     before(async () => {
-        base = (await runStackFile("production", { revealSecrets: true })).resources;
+        base = await baseFor({ edit: "the committed stack", expect: {} });
     });
 
     for (const row of TABLE) {
-        it(row.edit, async () => {
-            const after = await runStackFile("production", { revealSecrets: true, ...(row.change ? { edit: row.change } : {}), ...(row.replace ? { regenerate: row.replace } : {}) });
-            const radius = blastRadius(base, after.resources, row.replace ?? []);
+        const edit = (d: Doc) => {
+            row.from?.(d);
+            row.change?.(d);
+        };
+        it(`${row.edit}: pulumi up`, async () => {
+            const after = await runStackFile("production", { revealSecrets: true, edit, ...(row.replace ? { regenerate: row.replace } : {}) });
+            const radius = blastRadius(await baseFor(row), after.resources, row.replace ?? []);
             for (const [kind, names] of Object.entries(row.expect)) {
                 assert.deepEqual(radius[kind as keyof BlastRadius], names, `${row.edit}: ${kind}`);
             }
+        });
+        // The same edit previewed against the state the first run left: what changes has unknown
+        // outputs, as in the PR review's `pulumi preview`, and the radius must still be the same.
+        it(`${row.edit}: pulumi preview`, async () => {
+            const state = await baseFor(row);
+            const after = await runStackFile("production", { revealSecrets: true, edit, previewAgainst: state, ...(row.replace ? { regenerate: row.replace } : {}) });
+            const radius = blastRadius(state, after.resources, row.replace ?? []);
+            for (const [kind, names] of Object.entries({ ...row.expect, ...row.preview })) {
+                assert.deepEqual(radius[kind as keyof BlastRadius], names, `${row.edit} (preview): ${kind}`);
+            }
+            // No Kubernetes object is replaced by an edit that does not rename it.
+            const kubernetesReplaced = radius.replaced.filter((name) => after.resources.find((r) => r.name === name)?.type.startsWith("kubernetes:"));
+            assert.deepEqual(kubernetesReplaced, [], row.edit);
         });
     }
 
