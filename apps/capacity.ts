@@ -54,7 +54,8 @@ export function nodeBoundWorkloads(values: ChartValues): NodeBoundWorkload[] {
             if (!service.enabled || !(service.stateful || service.persistence?.enabled)) continue;
             const volumeGiB = memoryMiB(service.persistence?.size ?? (values.persistence as { size: string }).size) / 1024;
             const kind = service.stateful ? "StatefulSet" : "Deployment";
-            workloads.push({ name: `${namespace}/${name}`, kind, members: service.hpa ? service.hpa.minReplicas : service.replicas, volumeGiB });
+            // A StatefulSet keeps the claims of the members an HPA scaled it up to: count the most it may run.
+            workloads.push({ name: `${namespace}/${name}`, kind, members: service.hpa ? service.hpa.maxReplicas : service.replicas, volumeGiB });
         }
     }
     return workloads;

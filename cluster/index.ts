@@ -6,6 +6,7 @@ import * as path from "path";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import YAML from "yaml";
 import type { SynrcNs } from "../dns";
 import type { InfraServices } from "../infraServices";
@@ -140,8 +141,11 @@ export class KubesprayCluster extends pulumi.ComponentResource {
         // The provider's identity is the cluster's, known before the kubeconfig is read: a preview in
         // which Kubespray runs again (so the kubeconfig is unknown until it has) updates the provider
         // instead of replacing it and every Kubernetes object with it (pulumi-kubernetes DiffConfig,
-        // provider/pkg/provider/provider.go). It changes only with the stack, the cluster domain or the API endpoint.
-        const clusterIdentifier = `erpdc/${pulumi.getStack()}/${plan.kubernetes.clusterDomain}@${this.apiEndpoint}`;
+        // provider/pkg/provider/provider.go). It changes with the stack, the cluster domain, the API
+        // endpoint, and when a control-plane VM is rebuilt (replaceWith): then the cluster may be a
+        // new one (all-in-one), and every object is made again on it.
+        const generation = new random.RandomId("cluster-identity", { byteLength: 4 }, { parent: this, replaceWith: controlPlaneVms });
+        const clusterIdentifier = pulumi.interpolate`erpdc/${pulumi.getStack()}/${plan.kubernetes.clusterDomain}@${this.apiEndpoint}/${generation.hex}`;
         this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig, clusterIdentifier }, { parent: this });
         this.registerOutputs({ apiEndpoint: this.apiEndpoint });
     }

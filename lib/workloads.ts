@@ -9,7 +9,7 @@ export interface NodeBoundWorkload {
     /** namespace/component */
     readonly name: string;
     readonly kind: "StatefulSet" | "Deployment";
-    /** Spread over the nodes by preference only: the chart's podAntiAffinity is "preferred". */
+    /** The most members it runs (an HPA's maximum), spread over the nodes by preference only: the chart's podAntiAffinity is "preferred". */
     readonly members: number;
     readonly volumeGiB: number;
 }

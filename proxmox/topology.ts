@@ -129,9 +129,9 @@ export function topologyMarkdown(plan: ProxmoxPlan, nodeBound: readonly NodeBoun
         "",
         "Every infra VM serves DNS, the registry, the chart repository and the files area; the API needs an etcd majority;",
         `the ingress needs a ${allInOne ? "control-plane node (all-in-one)" : "worker"}. HA: ${plan.haMode === "none" ? "none (proxmox.haMode), so a lost VM waits for its host" : `${plan.haMode}, restarting a lost VM on the hosts named`}.`,
-        "erp-uno's state lives on local-path volumes, each on the node it was made on: the last column names the lost nodes whose volumes go with them (see below).",
+        "erp-uno's state lives on local-path volumes, each on the node it was made on: the last column names the lost nodes whose volumes are unavailable until they are back (see below).",
         "",
-        "| host lost | VMs lost | control plane left | etcd quorum | API | workers left | ingress | infra VMs left | DNS, registry, charts, files | HA restarts | erp-uno state lost with |",
+        "| host lost | VMs lost | control plane left | etcd quorum | API | workers left | ingress | infra VMs left | DNS, registry, charts, files | HA restarts | erp-uno state unavailable with |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         ...hostLosses(hosts, vms, plan).map(
             (loss) =>
@@ -174,7 +174,7 @@ function nodeBoundSection(nodeBound: readonly NodeBoundWorkload[]): string[] {
         "A member whose volume is on a lost node stays down until that node is back (the volume cannot move).",
         "Where each volume is: `kubectl get pv -o custom-columns=CLAIM:.spec.claimRef.namespace,NAME:.spec.claimRef.name,NODE:.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]`.",
         "",
-        "| component | kind | members | volume (GiB) | when the node holding a member is lost |",
+        "| component | kind | members (most) | volume (GiB) | when the node holding a member is lost |",
         "|---|---|---|---|---|",
         ...nodeBound.map((workload) => `| ${workload.name} | ${workload.kind} | ${workload.members} | ${workload.volumeGiB} | ${consequence(workload)} |`),
         "",

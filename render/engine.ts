@@ -63,8 +63,9 @@ export interface RunOptions {
     /**
      * A preview of an update of this state (the resources of an earlier run, made with
      * `revealSecrets`), as `pulumi preview` shows it: a resource whose step is "same"
-     * (render/steps.ts) keeps its outputs; the computed outputs of one created, updated or replaced
-     * are unknown, and so is the ID of one created or replaced. Implies preview mode.
+     * (render/steps.ts) has known outputs (computed as in update mode, so as the state's when it was
+     * made without `regenerate`); the computed outputs of one created, updated or replaced are
+     * unknown, and so is the ID of one created or replaced. Implies preview mode.
      */
     readonly previewAgainst?: readonly RecordedResource[];
     /** Keep each resource's inputs with the secrets' values too (revealedInputs); in memory only. */
@@ -150,6 +151,10 @@ class PlannedSteps {
     }
 
     decide(registration: Registration): Step {
+        // The SDK registers a resource after those it names in replaceWith; a step read before
+        // theirs would silently count them as unchanged.
+        const unknown = registration.replaceWith.filter((urn) => this.byUrn.get(urn) === undefined);
+        if (unknown.length > 0) throw new Error(`${registration.name} registered before its replaceWith targets ${unknown.join(", ")}`);
         const step = stepFor(this.previous.get(PlannedSteps.key(registration.type, registration.name)), registration, (urn) => this.byUrn.get(urn), this.replacedByHand);
         this.byKey.set(PlannedSteps.key(registration.type, registration.name), step);
         return step;
@@ -229,6 +234,8 @@ function computedOutputs({ type, name, inputs }: pulumi.runtime.MockResourceArgs
             const bytes = createHash("sha512").update(`erpdc-offline-render/${name}${generation}`).digest();
             return { result: Array.from({ length }, (_, i) => alphabet[(bytes[i % bytes.length] as number) % alphabet.length]).join("") };
         }
+        case "random:index/randomId:RandomId":
+            return { hex: createHash("sha256").update(`erpdc-offline-render/${name}${generation}`).digest("hex").slice(0, 2 * Number(inputs.byteLength)) };
         case "command:remote:Command":
             return { stdout: String(inputs.create).includes("/etc/kubernetes/admin.conf") ? placeholderKubeconfig(name) : "", stderr: "" };
         case "command:local:Command":

@@ -13,8 +13,8 @@ import type { RecordedResource } from "./engine";
  * - @pulumi/command 1.2.1: `triggers` replace; any other change updates, which runs `update`, or
  *   `create` when there is none (provider/pkg/provider/remote/commandController.go). The program's
  *   replaceOnChanges option adds to these rules.
- * - terraform-provider-tls and -random: every argument of private keys, requests, certificates
- *   and random passwords requires replacement.
+ * - terraform-provider-tls and -random: every argument of private keys, requests, certificates,
+ *   random passwords and random IDs requires replacement.
  * - PVE HA: only a rule's id and type replace it (bpg v0.111.1 fwprovider/cluster/ha/resource_harule.go).
  * - Kubernetes: an object's name, namespace, kind and apiVersion are its identity. The provider
  *   itself (KUBERNETES_PROVIDER) has a rule of its own: kubernetesProviderReplaced.
@@ -31,6 +31,7 @@ export const FORCE_NEW: Readonly<Record<string, readonly string[]>> = {
     "tls:index/certRequest:CertRequest": ["*"],
     "tls:index/locallySignedCert:LocallySignedCert": ["*"],
     "random:index/randomPassword:RandomPassword": ["*"],
+    "random:index/randomId:RandomId": ["*"],
     // The HA resource and group update in place (bpg v0.111.1 fwprovider/cluster/ha/resource_haresource.go,
     // resource_hagroup.go: no RequiresReplace on resourceId or group); a rule's id and type replace it.
     "proxmoxve:index/harule:Harule": ["rule", "type"],

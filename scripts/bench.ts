@@ -61,14 +61,17 @@ function measure(mode: Mode, target: string): Figure {
     return { resources, cpuMs: median(cpu), wallMs: median(wall) };
 }
 
-/** The edits a PR review most often sees, and the preview of each against the committed production stack. */
-const EDITS: Readonly<Record<string, (d: Record<string, any>) => void>> = {
-    "no change": () => undefined,
-    "add a worker": (d) => Object.assign(d["erpdc:vms"].workers, { count: 4, addresses: ["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"] }),
-    "bump the app version": (d) => (d["erpdc:apps"].imageVersion = "2026.12.1"),
-    "add a DNS record": (d) => (d["erpdc:dns"].extraRecords = [{ name: "mail", type: "A", data: { ip: "10.0.0.40" } }]),
-    "another Kubernetes patch version": (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.4"),
-    "add a Proxmox host": (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }),
+/**
+ * The edits a PR review most often sees, each previewed against the state of the stack before it
+ * (the committed production stack, or `from` it).
+ */
+const EDITS: Readonly<Record<string, { readonly change: (d: Record<string, any>) => void; readonly from?: (d: Record<string, any>) => void }>> = {
+    "no change": { change: () => undefined },
+    "add a worker": { change: (d) => Object.assign(d["erpdc:vms"].workers, { count: 4, addresses: ["10.0.0.21", "10.0.0.22", "10.0.0.23", "10.0.0.24"] }) },
+    "bump the app version": { change: (d) => (d["erpdc:apps"].imageVersion = "2026.12.1") },
+    "add a DNS record": { change: (d) => (d["erpdc:dns"].extraRecords = [{ name: "mail", type: "A", data: { ip: "10.0.0.40" } }]) },
+    "Kubernetes patch 1.32.4 to 1.32.5": { from: (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.4"), change: (d) => (d["erpdc:kubernetes"].kubeVersion = "1.32.5") },
+    "add a Proxmox host": { change: (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }) },
 };
 
 function productionDocument(): Record<string, any> {
@@ -76,14 +79,19 @@ function productionDocument(): Record<string, any> {
 }
 
 async function previewRadii(): Promise<{ edit: string; radius: ReturnType<typeof blastRadius>; kubernetesReplaced: number }[]> {
-    const offline = loadOfflineConfig("production");
-    const state = await runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys, revealSecrets: true });
-    const rows = [];
-    for (const [edit, change] of Object.entries(EDITS)) {
+    const run = async (edit: (d: Record<string, any>) => void, previewAgainst?: readonly RecordedResource[]) => {
         const document = productionDocument();
-        change(document);
-        const edited = fromConfigMap(document);
-        const preview = await runStack({ stack: "production", config: edited.config, secretKeys: edited.secretKeys, revealSecrets: true, previewAgainst: state.resources });
+        edit(document);
+        const offline = fromConfigMap(document);
+        return runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys, revealSecrets: true, ...(previewAgainst ? { previewAgainst } : {}) });
+    };
+    const rows = [];
+    for (const [edit, { change, from }] of Object.entries(EDITS)) {
+        const state = await run(from ?? (() => undefined));
+        const preview = await run((d) => {
+            from?.(d);
+            change(d);
+        }, state.resources);
         const radius = blastRadius(state.resources, preview.resources);
         const kubernetesReplaced = radius.replaced.filter((name) => preview.resources.find((r) => r.name === name)?.type.startsWith("kubernetes:")).length;
         rows.push({ edit, radius, kubernetesReplaced });

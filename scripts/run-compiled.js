@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs an entry point of the program as compiled JavaScript (bin/), the way `npm run render` and
-// `npm run audit` run it: compiling first when a TypeScript source is newer than the last build
-// (tsc -p tsconfig.build.json, incremental). The asset folders the layers read beside their code
+// `npm run audit` run it: compiling first when a TypeScript source is newer than the last build, or
+// one was added or removed since (tsc -p tsconfig.build.json, incremental; compiled files whose
+// source is gone are removed). The asset folders the layers read beside their code
 // (charts, scripts) are linked into bin/, so they are never stale. Plain JavaScript on purpose: it
 // must run before anything is compiled.
 //
@@ -21,33 +22,61 @@ const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "bin");
 const STAMP = path.join(BIN, ".built");
 const SKIP = new Set(["node_modules", "bin", "out", "test", ".git"]);
-const ASSETS = ["apps/charts", "apps/files", "cluster/files", "dns/files", "lib/files"];
 
-/** The newest modification time of the sources the build reads. */
-function newestSource(dir = ROOT) {
-    let newest = 0;
+/** The sources the build reads, with their modification times. */
+function sources(dir = ROOT, found = new Map()) {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
         if (SKIP.has(entry.name)) continue;
         const file = path.join(dir, entry.name);
-        if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
+        if (entry.isDirectory()) sources(file, found);
         else if (entry.name.endsWith(".ts") || /^tsconfig.*\.json$/.test(entry.name) || entry.name === "package-lock.json") {
-            newest = Math.max(newest, fs.statSync(file).mtimeMs);
+            found.set(path.relative(ROOT, file), fs.statSync(file).mtimeMs);
         }
     }
-    return newest;
+    return found;
 }
 
-function build() {
+/** Stale: never built, a source newer than the build, or a source added or removed since. */
+function stale(current) {
+    if (!fs.existsSync(STAMP)) return true;
+    const stamp = JSON.parse(fs.readFileSync(STAMP, "utf8"));
+    const built = Date.parse(stamp.started);
+    return [...current.values()].some((mtime) => mtime > built) || JSON.stringify([...current.keys()].sort()) !== JSON.stringify(stamp.sources);
+}
+
+/** The folders of files a layer reads beside its code (<layer>/files, <layer>/charts). */
+function assetFolders() {
+    return fs
+        .readdirSync(ROOT, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && !SKIP.has(entry.name))
+        .flatMap((layer) => ["files", "charts"].map((name) => `${layer.name}/${name}`))
+        .filter((folder) => fs.existsSync(path.join(ROOT, folder)));
+}
+
+/** Compiled files whose source is gone (tsc leaves them behind). */
+function removeOrphans(dir = BIN) {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isSymbolicLink()) continue;
+        if (entry.isDirectory()) removeOrphans(file);
+        else if (entry.name.endsWith(".js") && !fs.existsSync(path.join(ROOT, path.relative(BIN, file)).replace(/\.js$/, ".ts"))) fs.rmSync(file);
+    }
+}
+
+function build(current) {
+    // The stamp carries the build's start: a source saved while tsc runs is newer, and rebuilt next time.
+    const started = new Date();
     const tsc = require.resolve("typescript/bin/tsc", { paths: [ROOT] });
     const result = spawnSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.build.json")], { stdio: "inherit" });
     if (result.status !== 0) process.exit(result.status ?? 1);
-    for (const asset of ASSETS) {
+    removeOrphans();
+    for (const asset of assetFolders()) {
         const link = path.join(BIN, asset);
         fs.mkdirSync(path.dirname(link), { recursive: true });
         fs.rmSync(link, { recursive: true, force: true });
         fs.symlinkSync(path.relative(path.dirname(link), path.join(ROOT, asset)), link);
     }
-    fs.writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+    fs.writeFileSync(STAMP, `${JSON.stringify({ started: started.toISOString(), sources: [...current.keys()].sort() }, null, 1)}\n`);
 }
 
 function main() {
@@ -56,8 +85,8 @@ function main() {
         console.error("usage: node scripts/run-compiled.js <entry, e.g. render/cli> [args...] | --build");
         process.exit(2);
     }
-    const stale = !fs.existsSync(STAMP) || fs.statSync(STAMP).mtimeMs < newestSource();
-    if (entry === "--build" || stale) build();
+    const current = sources();
+    if (entry === "--build" || stale(current)) build(current);
     if (entry === "--build") return;
     Error.stackTraceLimit = process.env.ERPDC_STACK_TRACES === "1" ? 50 : 0;
     // V8's compiled code of every module, kept between runs in bin/: built into node 22

@@ -191,6 +191,8 @@ interface BoxState {
     readonly cgroups: readonly string[];
     readonly nspawnPid?: number;
     readonly relayPids: readonly number[];
+    /** Each relay's start time (/proc stat), so that a reaper never signals a PID reused since. */
+    readonly relayStarts?: readonly string[];
 }
 
 interface Relay {
@@ -257,6 +259,7 @@ export class Box {
             cgroups: [...this.cgroups],
             ...(this.nspawn?.pid === undefined ? {} : { nspawnPid: this.nspawn.pid }),
             relayPids: this.relays.map((relay) => relay.pid),
+            relayStarts: this.relays.map((relay) => processStartTime(relay.pid) ?? ""),
         };
         fs.writeFileSync(path.join(this.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     }
@@ -777,7 +780,7 @@ export class Box {
         for (const relay of this.relays) {
             if (!(await within(relay.exited, 3_000))) {
                 signal(-relay.pid, "SIGKILL");
-                if (!(await within(relay.exited, 2_000))) leftovers.push(`socat pid ${relay.pid} (${relay.description})`);
+                if (!(await within(relay.exited, 2_000))) leftovers.push(`host process ${relay.pid} (${relay.description})`);
             }
         }
         // 4. cgroup directories, depth-first, once empty.
@@ -1051,7 +1054,13 @@ export function reapStaleBoxes(base: string = process.env.ERPDC_BOX_WORK ?? os.t
         }
         if (state.owner.pid === process.pid || processStartTime(state.owner.pid) === state.owner.start) continue; // alive
         if (state.nspawnPid !== undefined && commandLine(state.nspawnPid).includes(state.root)) signal(state.nspawnPid, "SIGKILL");
-        // The relays and the children they forked: every process whose command names the relay dir.
+        // The relays and the host programs in the box's network (runInNetwork), each with the
+        // children it forked: its own process group, by PID when the start time still matches.
+        state.relayPids.forEach((pid, i) => {
+            const start = state.relayStarts?.[i];
+            if (start && processStartTime(pid) === start) signal(-pid, "SIGKILL");
+        });
+        // Relays of a state written before start times were kept: every process whose command names the relay dir.
         for (const entry of safeReaddir("/proc")) {
             if (/^\d+$/.test(entry) && commandLine(Number(entry)).includes(state.relayDir)) signal(Number(entry), "SIGKILL");
         }

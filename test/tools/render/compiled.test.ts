@@ -13,7 +13,7 @@ describe("npm run render as compiled JavaScript", function () {
     this.timeout(300000);
     let clone: string;
     const launcher = () => path.join(clone, "scripts", "run-compiled.js");
-    const stamp = () => fs.statSync(path.join(clone, "bin", ".built")).mtimeMs;
+    const stamp = () => (JSON.parse(fs.readFileSync(path.join(clone, "bin", ".built"), "utf8")) as { started: string }).started;
     const render = (...args: string[]) => spawnSync(process.execPath, [launcher(), "render/cli", ...args], { cwd: clone, encoding: "utf8" });
 
     before(() => {
@@ -41,10 +41,24 @@ describe("npm run render as compiled JavaScript", function () {
         const built = stamp();
         assert.equal(render("production").status, 0);
         assert.equal(stamp(), built, "nothing changed, yet it rebuilt");
-        const later = new Date(Date.now() + 5000);
-        fs.utimesSync(path.join(clone, "dns", "zone.ts"), later, later);
+        // Saved after the build started (not in the future: that would stay newer than every build).
+        const now = new Date();
+        fs.utimesSync(path.join(clone, "dns", "zone.ts"), now, now);
         assert.equal(render("production").status, 0);
-        assert.ok(stamp() > built, "a changed source was not rebuilt");
+        const rebuilt = stamp();
+        assert.ok(rebuilt > built, "a changed source was not rebuilt");
+        // A source removed: rebuilt, and its compiled file goes too (tsc would leave it behind).
+        fs.writeFileSync(path.join(clone, "lib", "scratch.ts"), "export const scratch = 1;\n");
+        fs.writeFileSync(path.join(clone, "bin", "lib", "scratch.js"), "exports.scratch = 1;\n");
+        fs.rmSync(path.join(clone, "lib", "scratch.ts"));
+        assert.equal(render("production").status, 0);
+        assert.equal(stamp(), rebuilt, "only a source set different from the last build's rebuilds");
+        fs.writeFileSync(path.join(clone, "lib", "scratch.ts"), "export const scratch = 1;\n");
+        assert.equal(render("production").status, 0);
+        assert.ok(stamp() > rebuilt, "an added source was not built");
+        fs.rmSync(path.join(clone, "lib", "scratch.ts"));
+        assert.equal(render("production").status, 0);
+        assert.equal(fs.existsSync(path.join(clone, "bin", "lib", "scratch.js")), false, "the removed source's compiled file stayed");
     });
 
     it("prints a configuration problem in full, naming the key and the fix", () => {

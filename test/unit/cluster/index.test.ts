@@ -2,6 +2,7 @@
 import { strict as assert } from "assert";
 import YAML from "yaml";
 import { SECRET_MARK, type RecordedResource } from "../../../render/engine";
+import { blastRadius } from "../../../render/steps";
 import { addProductionWorker, baselineRun, byType, find, runStackFile } from "../../helpers";
 
 describe("cluster layer (production, update)", () => {
@@ -56,6 +57,20 @@ describe("cluster layer (production, update)", () => {
         assert.equal(provider.inputs.kubeconfig, SECRET_MARK);
         const reader = find(resources, "kubeconfig");
         assert.ok(reader.dependencies.includes(find(resources, "kubespray").urn));
+    });
+
+    it("names the cluster for the provider with what is known before the kubeconfig, made anew when a control-plane VM is rebuilt", async () => {
+        const provider = find(resources, "kubernetes");
+        const identity = find(resources, "cluster-identity");
+        assert.match(String(provider.inputs.clusterIdentifier), /^erpdc\/production\/cluster\.local@https:\/\/api\.erp\.uno:6443\/[0-9a-f]{8}$/);
+        assert.deepEqual(identity.replaceWith, ["k8s-control1", "k8s-control2", "k8s-control3"].map((vm) => find(resources, vm).urn).sort());
+        // Previewing the rebuild of the control plane's VM: the identifier is unknown, so the provider
+        // and every object it manages are replaced, as on a new cluster they must be.
+        const state = (await runStackFile("production", { revealSecrets: true })).resources;
+        const rebuilt = await runStackFile("production", { revealSecrets: true, previewAgainst: state, regenerate: ["k8s-control1"] });
+        const radius = blastRadius(state, rebuilt.resources, ["k8s-control1"]);
+        assert.ok(radius.replaced.includes("cluster-identity") && radius.replaced.includes("kubernetes"), radius.replaced.join(", "));
+        assert.ok(radius.replaced.includes("argocd") && radius.replaced.includes("erp-uno"), radius.replaced.join(", "));
     });
 
     it("gives identical Kubespray inputs and triggers on a second run", async () => {

@@ -43,21 +43,25 @@ describe("topology", () => {
     it("names, per host loss, the workers whose local-path volumes go with it, and what each stateful erp-uno component then loses", () => {
         const markdown = topologyMarkdown(production, productionPlan.apps.nodeBound);
         const rows = [...markdown.matchAll(/^\| (pve\d) \| .* \|$/gm)].map((row) => row[0].split("|").map((cell) => cell.trim())).filter((cells) => cells.length === 13);
+        assert.equal(rows.length, 3);
         for (const cells of rows) {
             const workers = production.vms.filter((vm) => vm.host === cells[1] && vm.role === "workers").map((vm) => vm.name);
             assert.equal(cells[11], `volumes on ${workers.join(", ")}`, cells.join(" | "));
         }
-        // From the chart's values: kvs-database is one StatefulSet member, hl7-health two, grafana a Deployment with a volume.
+        // From the chart's values: kvs-database is one StatefulSet member, hl7-health an HPA of 2 to 6
+        // (each member it scaled to keeps its claim), grafana a Deployment with a volume.
         const component = (name: string) => markdown.split("\n").find((line) => line.startsWith(`| ${name} |`))?.split("|").map((cell) => cell.trim());
         assert.deepEqual(component("erp-services/kvs-database")?.slice(2, 5), ["StatefulSet", "1", "10"]);
         assert.match(component("erp-services/kvs-database")?.[5] ?? "", /^stops/);
-        assert.deepEqual(component("erp-apps/hl7-health")?.slice(2, 4), ["StatefulSet", "2"]);
-        assert.match(component("erp-apps/hl7-health")?.[5] ?? "", /^keeps its members on other nodes; stops if all 2 landed there/);
+        assert.deepEqual(component("erp-apps/hl7-health")?.slice(2, 4), ["StatefulSet", "6"]);
+        assert.match(component("erp-apps/hl7-health")?.[5] ?? "", /^keeps its members on other nodes; stops if all 6 landed there/);
         assert.deepEqual(component("erp-telemetry/grafana")?.slice(2, 4), ["Deployment", "1"]);
         // Stateless components hold nothing on a node.
         assert.equal(component("erp-services/rest-bpe"), undefined);
         // Without stateful workloads (the report of the Proxmox layer alone) the column says none.
-        assert.ok(topologyMarkdown(production).split("\n").filter((line) => /^\| pve\d \|/.test(line) && line.split("|").length === 13).every((line) => line.endsWith("| none |")));
+        const bare = topologyMarkdown(production).split("\n").filter((line) => /^\| pve\d \|/.test(line) && line.split("|").length === 13);
+        assert.equal(bare.length, 3);
+        assert.ok(bare.every((line) => line.endsWith("| none |")), bare.join("\n"));
     });
 
     it("names the hosts HA would restart a lost VM on, keeping each role apart under rules", () => {
