@@ -1,14 +1,28 @@
-// npm run audit -- <stack>: lists every reference to a host outside the contour (exit 1 if any),
-// then what must be mirrored for the stack.
+// npm run audit -- <stack> [--kubespray DIR] [--bundle DIR]: lists every reference to a host outside
+// the contour (exit 1 if any), then what must be mirrored for the stack. With an extracted Kubespray
+// release, or a bundle (whose Kubespray tarball is used), the exact list of the contour bundle; with
+// a bundle, what the bundle lacks of it (exit 1 if anything).
+import * as path from "path";
+import { kubesprayDownloads, renderedGroupVars, withKubespray, type KubesprayDownloads } from "../bundle/kubespray";
+import { bundleList, destinationClashes } from "../bundle/list";
+import { missingFromBundle, readManifest } from "../bundle/manifest";
 import { ConfigError } from "../config/problems";
 import { readPlan } from "../plan";
 import { auditFiles, firstBootFindings, mirrorList } from "./audit";
 import { renderStack } from "./render";
 import { loadOfflineConfig, listStacks } from "./stackConfig";
 
-async function main(stack: string | undefined): Promise<number> {
-    if (stack === undefined) {
-        console.error(`usage: npm run audit -- <stack>   (stacks: ${listStacks().join(", ")})`);
+function option(argv: readonly string[], name: string): string | undefined {
+    const index = argv.indexOf(name);
+    return index >= 0 ? argv[index + 1] : undefined;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+    const stack = argv[0];
+    const kubesprayDir = option(argv, "--kubespray");
+    const bundleDir = option(argv, "--bundle");
+    if (stack === undefined || stack.startsWith("-") || (argv.includes("--kubespray") && !kubesprayDir) || (argv.includes("--bundle") && !bundleDir)) {
+        console.error(`usage: npm run audit -- <stack> [--kubespray <extracted release>] [--bundle <dir>]   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }
     const offline = loadOfflineConfig(stack);
@@ -36,10 +50,34 @@ async function main(stack: string | undefined): Promise<number> {
     for (const item of mirrors.pythonPackages) console.log(`    ${item}`);
     console.log("  SHA256SUMS of the pinned files (sha256sum -c, in the mirror's web root):");
     for (const line of mirrors.sha256sums) console.log(`    ${line}`);
-    return findings.length === 0 ? 0 : 1;
+    if (kubesprayDir === undefined && bundleDir === undefined) return findings.length === 0 ? 0 : 1;
+
+    // The exact list: Kubespray's own, from the release given or the one in the bundle.
+    const groupVars = renderedGroupVars(result.files);
+    const manifest = bundleDir === undefined ? undefined : readManifest(bundleDir);
+    let kubespray: KubesprayDownloads;
+    if (kubesprayDir !== undefined) kubespray = kubesprayDownloads(kubesprayDir, groupVars);
+    else {
+        const tarball = manifest?.items.find((item) => item.destination === plan.cluster.kubernetes.kubespraySource.url);
+        if (tarball === undefined || bundleDir === undefined) {
+            console.log(`\nThe bundle holds no Kubespray release (${plan.cluster.kubernetes.kubespraySource.url}): its downloads cannot be listed; give one with --kubespray`);
+            return 1;
+        }
+        kubespray = withKubespray(path.join(bundleDir, tarball.path), (dir) => kubesprayDownloads(dir, groupVars));
+    }
+    const list = bundleList(plan, result.files, kubespray);
+    console.log(`\nThe contour bundle of ${stack}: ${list.length} items`);
+    for (const item of list) console.log(`  ${item.kind.padEnd(8)} ${item.source} -> ${item.destination}${item.checksum ? ` (${item.checksum})` : ""}`);
+    const clashes = destinationClashes(list);
+    for (const clash of clashes) console.log(`  clash: two sources for one place in the contour: ${clash}`);
+    if (manifest === undefined) return findings.length === 0 && clashes.length === 0 ? 0 : 1;
+    const missing = missingFromBundle(list, manifest);
+    console.log(`\nAgainst the bundle in ${bundleDir}: ${missing.length === 0 ? "nothing missing" : `${missing.length} missing`}`);
+    for (const line of missing) console.log(`  ${line}`);
+    return findings.length === 0 && clashes.length === 0 && missing.length === 0 ? 0 : 1;
 }
 
-main(process.argv[2]).then(
+main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
         console.error(error instanceof ConfigError ? error.message : error);

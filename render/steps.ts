@@ -136,3 +136,47 @@ export function blastRadius(before: readonly RecordedResource[], after: readonly
         commandsRun: commands.map((r) => r.name).sort(),
     };
 }
+
+/**
+ * The steps of a preview against a state: decided for each resource as it registers (the resources
+ * it names in replaceWith and its provider have registered before it), read by the mocks.
+ */
+export class PlannedSteps {
+    private readonly previous = new Map<string, Record<string, unknown>>();
+    private readonly byKey = new Map<string, Step>();
+    private readonly byUrn = new Map<string, Step>();
+
+    constructor(
+        state: readonly RecordedResource[],
+        private readonly replacedByHand: readonly string[],
+    ) {
+        for (const resource of state) {
+            const key = PlannedSteps.key(resource.type, resource.name);
+            if (this.previous.has(key)) throw new Error(`two resources ${key} in the state: the preview cannot tell them apart`);
+            if (resource.revealedInputs === undefined) throw new Error("previewAgainst needs a state recorded with revealSecrets");
+            this.previous.set(key, resource.revealedInputs);
+        }
+    }
+
+    static key(type: string, name: string): string {
+        return `${type}::${name}`;
+    }
+
+    decide(registration: Registration): Step {
+        // The SDK registers a resource after those it names in replaceWith; a step read before
+        // theirs would silently count them as unchanged.
+        const unknown = registration.replaceWith.filter((urn) => this.byUrn.get(urn) === undefined);
+        if (unknown.length > 0) throw new Error(`${registration.name} registered before its replaceWith targets ${unknown.join(", ")}`);
+        const step = stepFor(this.previous.get(PlannedSteps.key(registration.type, registration.name)), registration, (urn) => this.byUrn.get(urn), this.replacedByHand);
+        this.byKey.set(PlannedSteps.key(registration.type, registration.name), step);
+        return step;
+    }
+
+    registered(urn: string, step: Step): void {
+        this.byUrn.set(urn, step);
+    }
+
+    of(type: string, name: string): Step | undefined {
+        return this.byKey.get(PlannedSteps.key(type, name));
+    }
+}

@@ -15,7 +15,7 @@ import { ROOT } from "../../render/stackConfig";
 import { find, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { Box, ensureRoot, generateKey, type BoxImage } from "./box";
-import { configureContainerd, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox } from "./provision";
+import { configureContainerd, probeImage, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox } from "./provision";
 
 const DOMAIN = "erp.uno";
 const SERVICE_NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -112,14 +112,7 @@ describe("production keeps serving its nodes when one infra VM is gone", functio
         for (const vm of infra) assert.match(result.output, new RegExp(`${vm.name}: erp-uno ${chartVersion} is in the chart repository`));
 
         // The image goes to each registry with the push account, as loading a bundle will (issue 18).
-        const layout = path.join(work, "oci");
-        run("umoci", ["init", "--layout", layout]);
-        run("umoci", ["new", "--image", `${layout}:${TAG}`]);
-        fs.writeFileSync(path.join(work, "probe.txt"), "erpdc host-loss probe\n");
-        run("umoci", ["insert", "--image", `${layout}:${TAG}`, path.join(work, "probe.txt"), "/probe.txt"]);
-        const certs = path.join(work, "certs.d");
-        fs.mkdirSync(certs);
-        fs.copyFileSync(ca.caCert, path.join(certs, "ca.crt"));
+        const { layout, certs } = probeImage(work, ca, TAG, "erpdc host-loss probe\n");
         const push = `erpdc:${String(production.outputs.registryPassword?.value)}`;
         for (const vm of infra) {
             const https = await vm.box.forward(443);

@@ -14,7 +14,7 @@ import { find, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { helmBinary } from "../../render/helm";
 import { Box, ensureRoot, type BoxImage } from "./box";
-import { commandsFor, configureContainerd, NetworkWatch, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
+import { commandsFor, configureContainerd, NetworkWatch, probeImage, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -134,14 +134,7 @@ describe("the infra VM provisioned for real in a box", function () {
     });
 
     it("takes an image pushed with the push account and refuses it from the pull account", () => {
-        const layout = path.join(work, "oci");
-        run("umoci", ["init", "--layout", layout]);
-        run("umoci", ["new", "--image", `${layout}:${TAG}`]);
-        fs.writeFileSync(path.join(work, "probe.txt"), "erpdc box probe\n");
-        run("umoci", ["insert", "--image", `${layout}:${TAG}`, path.join(work, "probe.txt"), "/probe.txt"]);
-        const certs = path.join(work, "certs.d");
-        fs.mkdirSync(certs);
-        fs.copyFileSync(ca.caCert, path.join(certs, "ca.crt"));
+        const { layout, certs } = probeImage(work, ca, TAG, "erpdc box probe\n");
         const target = `docker://127.0.0.1:${https}/${IMAGE}:${TAG}`;
         assert.throws(() => run("skopeo", ["copy", "--dest-cert-dir", certs, "--dest-creds", `${pull.username}:${pull.password}`, `oci:${layout}:${TAG}`, target]), /403|denied|forbidden/i);
         run("skopeo", ["copy", "--dest-cert-dir", certs, "--dest-creds", `${push.username}:${push.password}`, `oci:${layout}:${TAG}`, target]);

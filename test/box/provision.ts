@@ -7,7 +7,7 @@ import * as path from "path";
 import YAML from "yaml";
 import type { RecordedResource, StackRun } from "../../render/engine";
 import { find } from "../helpers";
-import type { TestCa } from "../tools/support";
+import { run as runTool, type TestCa } from "../tools/support";
 import { Box, type BoxImage, type RunResult } from "./box";
 
 export interface Adaptation {
@@ -180,6 +180,22 @@ export function configureContainerd(box: Box, kubespray: RecordedResource): { re
         box.writeFile(`/etc/containerd/certs.d/${entry.prefix}/hosts.toml`, `${hosts.join("\n")}\n`);
     }
     return auth;
+}
+
+/**
+ * A one-file OCI image (umoci) to push with skopeo, and the certs.d folder that makes skopeo trust
+ * the test CA: `oci:<layout>:<tag>` is the image.
+ */
+export function probeImage(work: string, ca: TestCa, tag: string, content: string): { layout: string; certs: string } {
+    const layout = path.join(work, "oci");
+    runTool("umoci", ["init", "--layout", layout]);
+    runTool("umoci", ["new", "--image", `${layout}:${tag}`]);
+    fs.writeFileSync(path.join(work, "probe.txt"), content);
+    runTool("umoci", ["insert", "--image", `${layout}:${tag}`, path.join(work, "probe.txt"), "/probe.txt"]);
+    const certs = path.join(work, "certs.d");
+    fs.mkdirSync(certs);
+    fs.copyFileSync(ca.caCert, path.join(certs, "ca.crt"));
+    return { layout, certs };
 }
 
 /**

@@ -9,7 +9,7 @@ import { ROOT } from "../../render/stackConfig";
 const LAYERS = ["proxmox", "dns", "pki", "infraServices", "cluster", "apps"];
 /** The two faces a layer shows the others: its component (index.ts) and its model (plan.ts). */
 const PUBLIC_FACES = ["index", "plan"];
-const SOURCE_DIRS = [...LAYERS, "config", "lib", "render", "policy", "scripts"];
+const SOURCE_DIRS = [...LAYERS, "config", "lib", "render", "bundle", "policy", "scripts"];
 
 function sourceFiles(): string[] {
     const files = ["index.ts", "plan.ts"];

@@ -1,0 +1,116 @@
+// The contour bundle's list: everything a stack needs from outside, each item with where it comes
+// from and where it goes inside the contour. Plain data in (the plan, the rendered files, what
+// Kubespray itself lists for the stack), plain data out, sorted, the same for the same stack.
+import YAML from "yaml";
+import { LOCAL_PATH_HELPER_TAG } from "../cluster/kubespray";
+import type { StackPlan } from "../plan";
+import type { KubesprayDownloads } from "./kubespray";
+
+export type ItemKind = "file" | "image" | "chart" | "python" | "in-house";
+
+export interface BundleItem {
+    readonly kind: ItemKind;
+    /** Outside: an URL, an image reference, `<chart repository>#<chart>@<version>`, a pip requirement. */
+    readonly source: string;
+    /** Inside: the URL the contour serves it at, the image reference in the registry, the chart repository's. */
+    readonly destination: string;
+    /** What it must match, where the stack pins it: `sha256:<hex>`. */
+    readonly checksum?: string;
+    /** Why the stack needs it. */
+    readonly reason: string;
+}
+
+/**
+ * Where the datacenter mirror's files come from: the stack names them by their place on the mirror
+ * (image.url, kubernetes.kubespraySource.url), which keeps the upstream layout under a prefix.
+ */
+const MIRROR_LAYOUT: readonly { readonly prefix: string; readonly upstream: (rest: string) => string }[] = [
+    // /files/cloud-images/noble/<date>/<file>: Canonical's cloud-images.ubuntu.com/noble/<date>/<file>.
+    { prefix: "/files/cloud-images/", upstream: (rest) => `https://cloud-images.ubuntu.com/${rest}` },
+    // /files/kubespray/kubespray-<version>.tar.gz: the tag's archive (kubespray-<version>/ inside, as README says).
+    { prefix: "/files/kubespray/kubespray-", upstream: (rest) => `https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v${rest}` },
+];
+
+/** The upstream URL of a file on the datacenter mirror, by the mirror's layout. */
+export function upstreamOf(mirrorUrl: string): string | undefined {
+    const { pathname } = new URL(mirrorUrl);
+    const layout = MIRROR_LAYOUT.find((entry) => pathname.startsWith(entry.prefix));
+    return layout?.upstream(pathname.slice(layout.prefix.length));
+}
+
+/** How container tools read an image reference without a registry ("erpuno/x" is docker.io/erpuno/x). */
+export function qualified(image: string): string {
+    const first = image.split("/")[0] as string;
+    const hasRegistry = image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+    return hasRegistry ? image : image.includes("/") ? `docker.io/${image}` : `docker.io/library/${image}`;
+}
+
+/** The images of the rendered erp-uno chart, as its workloads name them. */
+function chartImages(rendered: string): string[] {
+    return YAML.parseAllDocuments(rendered)
+        .map((document) => document.toJS() as Record<string, any> | null)
+        .flatMap((object) => {
+            const spec = object?.kind === "Pod" ? object.spec : object?.spec?.template?.spec;
+            return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((container: { image: string }) => container.image);
+        });
+}
+
+export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, kubespray: KubesprayDownloads): BundleItem[] {
+    const registry = plan.dns.names.registry;
+    const filesUrl = `https://${plan.dns.names.files}`;
+    const { image } = plan.proxmox;
+    const { kubernetes } = plan.cluster;
+    const { argocd } = plan.apps;
+    const pinned = (sha256: string | undefined) => (sha256 ? { checksum: `sha256:${sha256}` } : {});
+    const mirrorFile = (url: string, sha256: string | undefined, reason: string): BundleItem => {
+        const source = upstreamOf(url);
+        return source === undefined
+            ? { kind: "in-house", source: "(built in-house; put it in the bundle by hand)", destination: url, ...pinned(sha256), reason }
+            : { kind: "file", source, destination: url, ...pinned(sha256), reason };
+    };
+    /** An image at the same path in the contour's registry. */
+    const mirrored = (source: string, reason: string): BundleItem => ({
+        kind: "image",
+        source,
+        destination: `${registry}/${source.split("/").slice(1).join("/")}`,
+        reason,
+    });
+
+    const items: BundleItem[] = [
+        mirrorFile(image.url, image.checksumAlgorithm === "sha256" ? image.checksum : undefined, "the VMs' OS: each Proxmox host downloads it (image.url)"),
+        mirrorFile(kubernetes.kubespraySource.url, kubernetes.kubespraySource.sha256, `Kubespray ${kubernetes.kubesprayVersion}, which the runner unpacks (kubernetes.kubespraySource)`),
+        mirrorFile(plan.dns.nsArtifact.url, plan.dns.nsArtifact.sha256, "the synrc/ns release the infra VMs run (dns.nsArtifact)"),
+        ...kubespray.files.map(({ source, destination }): BundleItem => ({ kind: "file", source, destination, reason: `Kubespray ${kubernetes.kubesprayVersion} downloads it (contrib/offline/generate_list.sh)` })),
+        ...kubespray.images.map(({ source, destination }): BundleItem => ({ kind: "image", source, destination, reason: `Kubespray ${kubernetes.kubesprayVersion} pulls it (contrib/offline/generate_list.sh)` })),
+        mirrored(`docker.io/library/busybox:${LOCAL_PATH_HELPER_TAG}`, "the local-path provisioner's helper pod (not in Kubespray's download list)"),
+        mirrored(`quay.io/argoproj/argocd:${argocd.imageTag}`, "ArgoCD (apps.argocd.imageTag)"),
+        mirrored(`public.ecr.aws/docker/library/redis:${argocd.redisImageTag}`, "ArgoCD's Redis, from where the argo-cd chart takes it (apps.argocd.redisImageTag)"),
+        {
+            kind: "chart",
+            source: `https://argoproj.github.io/argo-helm#argo-cd@${argocd.chartVersion}`,
+            destination: `https://${plan.dns.names.charts}#argo-cd@${argocd.chartVersion}`,
+            reason: "the ArgoCD release (apps.argocd.chartVersion)",
+        },
+        ...[`ansible-core==${kubernetes.ansibleCoreVersion}`, ...kubespray.pythonRequirements].map(
+            (requirement): BundleItem => ({ kind: "python", source: requirement, destination: `${filesUrl}/pypi/simple/`, reason: "the Kubespray runner's Python environment" }),
+        ),
+    ];
+    for (const reference of chartImages(files.get("apps/erp-uno.rendered.yaml") ?? "")) {
+        // The chart names them in the contour's registry; outside they are the chart's own repositories.
+        const path = reference.startsWith(`${registry}/`) ? reference.slice(registry.length + 1) : reference;
+        items.push({ kind: "image", source: qualified(path), destination: reference, reason: "an erp-uno component (the chart's values)" });
+    }
+    // One item per destination: Kubespray lists some images twice, and an image the program adds may be there already.
+    const byDestination = new Map<string, BundleItem>();
+    for (const item of items) if (!byDestination.has(`${item.kind} ${item.destination} ${item.source}`)) byDestination.set(`${item.kind} ${item.destination} ${item.source}`, item);
+    return [...byDestination.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.destination.localeCompare(b.destination) || a.source.localeCompare(b.source));
+}
+
+/** Two sources for one destination: the contour could hold only one of them. */
+export function destinationClashes(items: readonly BundleItem[]): string[] {
+    const sources = new Map<string, Set<string>>();
+    for (const item of items.filter((i) => i.kind === "image" || i.kind === "file")) {
+        sources.set(item.destination, (sources.get(item.destination) ?? new Set()).add(item.source));
+    }
+    return [...sources].filter(([, from]) => from.size > 1).map(([destination, from]) => `${destination} <- ${[...from].sort().join(", ")}`);
+}

@@ -1,0 +1,57 @@
+// A bundle's manifest.json: every item it holds, where it came from and where it goes, its file in
+// the bundle, size and sha256 (an image's, of its OCI layout's index). And what a stack's list needs
+// that a bundle does not hold.
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import type { BundleItem } from "./list";
+
+const held = z.strictObject({
+    kind: z.enum(["file", "image", "chart", "python", "in-house"]),
+    source: z.string().min(1),
+    destination: z.string().min(1),
+    /** Relative to the bundle's directory. */
+    path: z.string().min(1),
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+const manifestSchema = z.strictObject({
+    stack: z.string().min(1),
+    items: z.array(held),
+});
+
+export type HeldItem = z.infer<typeof held>;
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export const MANIFEST = "manifest.json";
+
+/** Reads DIR/manifest.json; a manifest of another shape is an error naming what is wrong. */
+export function readManifest(dir: string): Manifest {
+    const file = path.join(dir, MANIFEST);
+    if (!fs.existsSync(file)) throw new Error(`${file} does not exist: is ${dir} a bundle?`);
+    const parsed = manifestSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+    if (!parsed.success) {
+        throw new Error(`${file} is not a bundle manifest:\n${parsed.error.issues.map((issue) => `  - ${issue.path.join(".")}: ${issue.message}`).join("\n")}`);
+    }
+    return parsed.data;
+}
+
+const key = (item: Pick<BundleItem, "kind" | "source" | "destination">) => `${item.kind} ${item.source} -> ${item.destination}`;
+
+/**
+ * What the list needs that the manifest lacks, one line each: not there, or there with another
+ * sha256 than the stack pins.
+ */
+export function missingFromBundle(list: readonly BundleItem[], manifest: Manifest): string[] {
+    const byKey = new Map(manifest.items.map((item) => [key(item), item]));
+    const missing: string[] = [];
+    for (const item of list) {
+        const found = byKey.get(key(item));
+        if (found === undefined) missing.push(`missing: ${key(item)} (${item.reason})`);
+        else if (item.checksum !== undefined && item.checksum !== `sha256:${found.sha256}`) {
+            missing.push(`wrong content: ${key(item)}: the bundle has sha256:${found.sha256}, the stack pins ${item.checksum}`);
+        }
+    }
+    return missing;
+}
