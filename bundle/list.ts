@@ -84,7 +84,8 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
         ...kubespray.images.map(({ source, destination }): BundleItem => ({ kind: "image", source, destination, reason: `Kubespray ${kubernetes.kubesprayVersion} pulls it (contrib/offline/generate_list.sh)` })),
         mirrored(`docker.io/library/busybox:${LOCAL_PATH_HELPER_TAG}`, "the local-path provisioner's helper pod (not in Kubespray's download list)"),
         mirrored(`quay.io/argoproj/argocd:${argocd.imageTag}`, "ArgoCD (apps.argocd.imageTag)"),
-        mirrored(`public.ecr.aws/docker/library/redis:${argocd.redisImageTag}`, "ArgoCD's Redis, from where the argo-cd chart takes it (apps.argocd.redisImageTag)"),
+        // Where the argo-cd chart takes Redis from (redis.image.repository, argo-helm charts/argo-cd/values.yaml at argo-cd-8.6.4).
+        mirrored(`ecr-public.aws.com/docker/library/redis:${argocd.redisImageTag}`, "ArgoCD's Redis (apps.argocd.redisImageTag)"),
         {
             kind: "chart",
             source: `https://argoproj.github.io/argo-helm#argo-cd@${argocd.chartVersion}`,
@@ -100,7 +101,7 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
         const path = reference.startsWith(`${registry}/`) ? reference.slice(registry.length + 1) : reference;
         items.push({ kind: "image", source: qualified(path), destination: reference, reason: "an erp-uno component (the chart's values)" });
     }
-    // One item per destination: Kubespray lists some images twice, and an image the program adds may be there already.
+    // Each item once: Kubespray lists some images twice, and an image the program adds may be there already.
     const byDestination = new Map<string, BundleItem>();
     for (const item of items) if (!byDestination.has(`${item.kind} ${item.destination} ${item.source}`)) byDestination.set(`${item.kind} ${item.destination} ${item.source}`, item);
     return [...byDestination.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.destination.localeCompare(b.destination) || a.source.localeCompare(b.source));
