@@ -102,9 +102,12 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
         items.push({ kind: "image", source: qualified(path), destination: reference, reason: "an erp-uno component (the chart's values)" });
     }
     // Each item once: Kubespray lists some images twice, and an image the program adds may be there already.
-    const byDestination = new Map<string, BundleItem>();
-    for (const item of items) if (!byDestination.has(`${item.kind} ${item.destination} ${item.source}`)) byDestination.set(`${item.kind} ${item.destination} ${item.source}`, item);
-    return [...byDestination.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.destination.localeCompare(b.destination) || a.source.localeCompare(b.source));
+    const unique = new Map<string, BundleItem>();
+    for (const item of items) {
+        const key = `${item.kind} ${item.destination} ${item.source}`;
+        if (!unique.has(key)) unique.set(key, item);
+    }
+    return [...unique.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.destination.localeCompare(b.destination) || a.source.localeCompare(b.source));
 }
 
 /** Two sources for one destination: the contour could hold only one of them. */
