@@ -2,14 +2,15 @@
 // Runs an entry point of the program as compiled JavaScript (bin/), the way `npm run render` and
 // `npm run audit` run it: compiling first when a TypeScript source is newer than the last build, or
 // one was added or removed since (tsc -p tsconfig.build.json, incremental; compiled files whose
-// source is gone are removed). The asset folders the layers read beside their code
-// (charts, scripts) are linked into bin/, so they are never stale. Plain JavaScript on purpose: it
+// source is gone are removed). The folders the layers read beside their code (<layer>/files,
+// <layer>/charts) are linked into bin/, so they are never stale. Plain JavaScript on purpose: it
 // must run before anything is compiled.
 //
 // Stack traces: the Pulumi SDK captures one for every output promise (runtime/debuggable.js), which
 // is about half of a large stack's plan time; they are off unless ERPDC_STACK_TRACES=1. Config
-// errors carry their whole message either way. Module loading is a third of a small stack's: V8's
-// compile cache keeps the compiled modules between runs.
+// errors carry their whole message either way. Loading modules is about a quarter of a small stack's
+// (the SDK loads the 9 MB typescript for its closure code): V8's compile cache keeps the compiled
+// modules between runs.
 //
 // Usage: node scripts/run-compiled.js <entry without extension, e.g. render/cli> [args...]
 //        node scripts/run-compiled.js --build
