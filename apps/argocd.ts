@@ -35,7 +35,9 @@ export function argocdProblems(argocd: { chartVersion: string; imageTag: string;
     }
     const minor = Number(kubeVersion.split(".")[1]);
     if (!release.kubeMinors.includes(minor)) {
-        const fitting = ARGOCD_RELEASES.filter((r) => r.kubeMinors.includes(minor)).map((r) => `${r.chartVersion} (ArgoCD ${r.imageTag})`);
+        const fitting = ARGOCD_RELEASES.filter((r) => r.kubeMinors.includes(minor)).map(
+            (r) => `chartVersion ${r.chartVersion} with imageTag ${r.imageTag} and redisImageTag ${r.redisImageTag}`,
+        );
         problems.push([
             "apps.argocd.chartVersion",
             argocd.chartVersion,

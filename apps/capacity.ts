@@ -73,10 +73,12 @@ export const PER_NODE_ADDONS: readonly Request[] = [
 ];
 
 /**
- * The cluster's single add-ons (same tag): CoreDNS, two replicas of 100m/70Mi (dns_min_replicas,
- * dns_*_requests), its autoscaler 20m/10Mi (enable_dns_autoscaler: true, dns_autoscaler_*_requests,
- * roles/kubernetes-apps/ansible/defaults/main.yml), calico-kube-controllers 30m/64M, metrics-server
- * 100m/200Mi (roles/kubernetes-apps/metrics_server/defaults/main.yml).
+ * The cluster's single add-ons (same tag): CoreDNS, two replicas of 100m/70Mi (dns_min_replicas is
+ * two, or one on a one-node cluster: counted as two there too, an upper bound; dns_*_requests), its
+ * autoscaler 20m/10Mi (enable_dns_autoscaler: true, dns_autoscaler_*_requests,
+ * roles/kubernetes-apps/ansible/defaults/main.yml), calico-kube-controllers 30m/64M
+ * (calico_policy_controller_*_requests, roles/kubernetes-apps/policy_controller/calico/defaults/main.yml),
+ * metrics-server 100m/200Mi (roles/kubernetes-apps/metrics_server/defaults/main.yml).
  */
 export const CLUSTER_ADDONS: readonly Request[] = [
     { name: "CoreDNS x2", cpuMillis: 200, memoryMiB: 140 },

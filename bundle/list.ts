@@ -28,6 +28,8 @@ const MIRROR_LAYOUT: readonly { readonly prefix: string; readonly upstream: (res
     // /files/cloud-images/noble/<date>/<file>: Canonical's cloud-images.ubuntu.com/noble/<date>/<file>.
     { prefix: "/files/cloud-images/", upstream: (rest) => `https://cloud-images.ubuntu.com/${rest}` },
     // /files/kubespray/kubespray-<version>.tar.gz: the tag's archive (kubespray-<version>/ inside, as README says).
+    // GitHub makes it with git archive too, but its gzip bytes may differ from the pinned file's:
+    // the pin decides, and the audit names a bundle holding other bytes.
     { prefix: "/files/kubespray/kubespray-", upstream: (rest) => `https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v${rest}` },
 ];
 

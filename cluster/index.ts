@@ -142,9 +142,11 @@ export class KubesprayCluster extends pulumi.ComponentResource {
         // which Kubespray runs again (so the kubeconfig is unknown until it has) updates the provider
         // instead of replacing it and every Kubernetes object with it (pulumi-kubernetes DiffConfig,
         // provider/pkg/provider/provider.go). It changes with the stack, the cluster domain, the API
-        // endpoint, and when a control-plane VM is rebuilt (replaceWith): then the cluster may be a
-        // new one (all-in-one), and every object is made again on it.
-        const generation = new random.RandomId("cluster-identity", { byteLength: 4 }, { parent: this, replaceWith: controlPlaneVms });
+        // endpoint, and when the only control-plane VM is rebuilt (replaceWith): then etcd starts
+        // empty, the cluster is a new one, and every object is made again on it. With several, the
+        // others keep etcd (and the runner refuses a rebuilt one: Kubespray's manual procedure).
+        const soleControlPlane = controlPlaneVms.length === 1 ? controlPlaneVms : [];
+        const generation = new random.RandomId("cluster-identity", { byteLength: 4 }, { parent: this, replaceWith: soleControlPlane });
         const clusterIdentifier = pulumi.interpolate`erpdc/${pulumi.getStack()}/${plan.kubernetes.clusterDomain}@${this.apiEndpoint}/${generation.hex}`;
         this.provider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig, clusterIdentifier }, { parent: this });
         this.registerOutputs({ apiEndpoint: this.apiEndpoint });

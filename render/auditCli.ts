@@ -2,6 +2,7 @@
 // the contour (exit 1 if any), then what must be mirrored for the stack. With an extracted Kubespray
 // release, or a bundle (whose Kubespray tarball is used), the exact list of the contour bundle; with
 // a bundle, what the bundle lacks of it (exit 1 if anything).
+import * as fs from "fs";
 import * as path from "path";
 import { kubesprayDownloads, renderedGroupVars, withKubespray, type KubesprayDownloads } from "../bundle/kubespray";
 import { bundleList, destinationClashes } from "../bundle/list";
@@ -23,6 +24,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const bundleDir = option(argv, "--bundle");
     if (stack === undefined || stack.startsWith("-") || (argv.includes("--kubespray") && !kubesprayDir) || (argv.includes("--bundle") && !bundleDir)) {
         console.error(`usage: npm run audit -- <stack> [--kubespray <extracted release>] [--bundle <dir>]   (stacks: ${listStacks().join(", ")})`);
+        return 2;
+    }
+    if (kubesprayDir !== undefined && !fs.existsSync(path.join(kubesprayDir, "contrib", "offline", "generate_list.sh"))) {
+        console.error(`--kubespray ${kubesprayDir}: there is no contrib/offline/generate_list.sh in it; give the folder of an extracted Kubespray release (kubespray-<version>/)`);
         return 2;
     }
     const offline = loadOfflineConfig(stack);

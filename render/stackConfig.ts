@@ -41,13 +41,18 @@ export function listStacks(): string[] {
         .sort();
 }
 
-export function loadOfflineConfig(stack: string): OfflineConfig {
+/** The `config:` map of a stack file (`erpdc:*` and `proxmoxve:*` keys), a copy of its own to edit. */
+export function stackDocument(stack: string): Record<string, any> {
     const file = stackFile(stack);
     if (!fs.existsSync(file)) {
         throw new ConfigError([`stack "${stack}" does not exist: there is no ${path.relative(ROOT, file)}; use one of ${listStacks().join(", ")}`]);
     }
     const document = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    return fromConfigMap(document.config ?? {});
+    return structuredClone(document.config ?? {});
+}
+
+export function loadOfflineConfig(stack: string): OfflineConfig {
+    return fromConfigMap(stackDocument(stack));
 }
 
 /** Converts a stack file's `config:` map into the runtime's flat string map. */

@@ -15,11 +15,9 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { runStack, type RecordedResource } from "../render/engine";
-import { fromConfigMap, loadOfflineConfig, ROOT, stackFile } from "../render/stackConfig";
+import { fromConfigMap, loadOfflineConfig, ROOT, stackDocument } from "../render/stackConfig";
 import { blastRadius } from "../render/steps";
 import { syntheticStack } from "./syntheticStack";
-import * as fs from "fs";
-import YAML from "yaml";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIZES = [10, 50, 100, 200];
@@ -74,13 +72,9 @@ const EDITS: Readonly<Record<string, { readonly change: (d: Record<string, any>)
     "add a Proxmox host": { change: (d) => d["erpdc:proxmox"].hosts.push({ name: "pve4", address: "10.0.1.14", cores: 32, memoryGiB: 256 }) },
 };
 
-function productionDocument(): Record<string, any> {
-    return structuredClone((YAML.parse(fs.readFileSync(stackFile("production"), "utf8")) as { config: Record<string, any> }).config);
-}
-
 async function previewRadii(): Promise<{ edit: string; radius: ReturnType<typeof blastRadius>; kubernetesReplaced: number }[]> {
     const run = async (edit: (d: Record<string, any>) => void, previewAgainst?: readonly RecordedResource[]) => {
-        const document = productionDocument();
+        const document = stackDocument("production");
         edit(document);
         const offline = fromConfigMap(document);
         return runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys, revealSecrets: true, ...(previewAgainst ? { previewAgainst } : {}) });

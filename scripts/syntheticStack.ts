@@ -1,11 +1,9 @@
 // The synthetic stacks `npm run bench` measures: production grown to N VMs.
-import * as fs from "fs";
-import YAML from "yaml";
-import { fromConfigMap, stackFile } from "../render/stackConfig";
+import { fromConfigMap, stackDocument } from "../render/stackConfig";
 
 /** Production with N VMs: three big hosts, the same two infra VMs and three control-plane nodes, the rest workers. */
 export function syntheticStack(vmCount: number) {
-    const document = structuredClone((YAML.parse(fs.readFileSync(stackFile("production"), "utf8")) as { config: Record<string, any> }).config);
+    const document = stackDocument("production");
     document["erpdc:proxmox"].hosts = ["pve1", "pve2", "pve3"].map((name, i) => ({ name, address: `10.0.8.${11 + i}`, cores: 2048, memoryGiB: 8192 }));
     document["erpdc:network"].cidr = "10.0.0.0/22";
     // 200 nodes need 400 of Calico's /26 blocks: a /17 pod network.

@@ -1,18 +1,13 @@
 // Shared by the test suites: the committed stack files as raw config, and runs under the mock engine.
-import * as fs from "fs";
-import YAML from "yaml";
 import { parseStackConfig } from "../config";
 import { planStack, type StackPlan } from "../plan";
 import { runStack, type RecordedResource, type StackRun } from "../render/engine";
-import { fromConfigMap, listStacks, stackFile } from "../render/stackConfig";
+import { fromConfigMap, listStacks, stackDocument } from "../render/stackConfig";
 
 export const STACKS = listStacks();
 
 /** The `erpdc:*` and `proxmoxve:*` keys of a committed stack file, as plain objects. */
-export function stackDocument(stack: string): Record<string, unknown> {
-    const document = YAML.parse(fs.readFileSync(stackFile(stack), "utf8")) as { config: Record<string, unknown> };
-    return structuredClone(document.config);
-}
+export { stackDocument };
 
 /** The raw `erpdc:*` configuration of a stack: project keys without their namespace. */
 export function rawProjectConfig(stack: string): Record<string, any> {

@@ -137,7 +137,12 @@ def main():
             print(f"{namespace}/{name}: {summary}")
             return 0
         if state == "failed":
-            print(f"ArgoCD could not sync {namespace}/{name}:\n{summary}", file=sys.stderr)
+            # Automated sync does not try the same revision again after a failure, so `pulumi up`
+            # would meet the same failed operation: say how to start a new one.
+            print(f"ArgoCD could not sync {namespace}/{name}:\n{summary}\n"
+                  f"ArgoCD does not retry a failed sync of the same spec by itself: once the cause is fixed, "
+                  f"start a sync of {name} (ArgoCD's UI, or `argocd app sync {name}`), then run `pulumi up` again",
+                  file=sys.stderr)
             return 1
         if time.monotonic() >= deadline:
             account = report(app) if app is not None else "the Application was never read"

@@ -421,16 +421,33 @@ def merged_known_hosts(*texts):
 
 
 def recheck_removals(journal, answers):
-    """An unfinished graceful remove-node run whose hosts do not all answer any more becomes the
-    ungraceful one (they went away while the run was stopped). Returns the hosts switched."""
+    """In an unfinished graceful remove-node run, the hosts that do not answer any more (they went
+    away while the run was stopped) move to an ungraceful run of their own right after it; those
+    that answer are still drained and reset. Returns the hosts moved."""
     switched = []
-    for run in journal["runs"][journal["finished"]:]:
+    done, pending = journal["runs"][:journal["finished"]], journal["runs"][journal["finished"]:]
+    runs = []
+    for run in pending:
+        runs.append(run)
         if run.get("playbook") != "remove-node.yml" or run["extraVars"].get("reset_nodes") == "false":
             continue
         gone = sorted(name for name, address in run["removedHosts"].items() if not answers(address))
-        if gone:
-            run["extraVars"].update(UNGRACEFUL)
-            switched += gone
+        if not gone:
+            continue
+        stay = [name for name in run["extraVars"]["node"].split(",") if name not in gone]
+        ungraceful = {
+            "playbook": "remove-node.yml",
+            "extraVars": {**run["extraVars"], "node": ",".join(gone), **UNGRACEFUL},
+            "removedHosts": {name: run["removedHosts"][name] for name in gone},
+        }
+        if stay:
+            run["extraVars"]["node"] = ",".join(stay)
+            run["removedHosts"] = {name: run["removedHosts"][name] for name in stay}
+            runs.append(ungraceful)
+        else:
+            runs[-1] = ungraceful
+        switched += gone
+    journal["runs"] = done + runs
     return switched
 
 

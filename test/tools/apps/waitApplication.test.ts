@@ -180,6 +180,7 @@ describe("pulumi up's wait for the erp-uno Application (real kubectl, stand-in A
         assert.equal(outcome.status, 1, outcome.stderr);
         assert.equal(outcome.reads, 2, "a failed operation is final: no waiting until the limit");
         assert.match(outcome.stderr, /ArgoCD could not sync argocd\/erp-uno:/);
+        assert.match(outcome.stderr, /does not retry a failed sync of the same spec by itself: once the cause is fixed, start a sync of erp-uno/);
         assert.match(outcome.stderr, /last sync operation: Failed: one or more synchronization tasks completed unsuccessfully \(retried 5 times\)\./);
         assert.match(outcome.stderr, /Job erp-services\/erp-uno-portal-check: SyncFailed: Job has reached the specified backoff limit/);
         assert.doesNotMatch(outcome.stderr, /nitro-portal: /, "a resource that synced is not named as a failure");

@@ -83,7 +83,6 @@ describe("apps layer (production, update)", () => {
             const labels = (find(run.resources, namespace).inputs.metadata as any).labels;
             assert.equal(labels["pod-security.kubernetes.io/enforce"], namespace === "erp-security" ? "privileged" : "restricted", namespace);
             assert.equal(labels["pod-security.kubernetes.io/warn"], "restricted", namespace);
-            assert.equal(labels["pod-security.kubernetes.io/warn"], "restricted", namespace);
             assert.equal(labels["pod-security.kubernetes.io/audit"], "restricted", namespace);
         }
     });

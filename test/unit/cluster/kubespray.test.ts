@@ -325,5 +325,20 @@ describe("the run journal: a run that stopped midway is finished, or refused", (
             callRunner("(lambda j: (kubespray_run.recheck_removals(j, lambda a: a not in data['gone']), j['runs'][0]['extraVars']))(data['journal'])", "SystemExit", { journal: { runs: removal, finished: 0 }, gone }).result;
         assert.deepEqual(check([]), [[], { node: "k8s-worker3", skip_confirmation: "yes" }]);
         assert.deepEqual(check(["10.0.0.23"]), [["k8s-worker3"], { node: "k8s-worker3", skip_confirmation: "yes", reset_nodes: "false", allow_ungraceful_removal: "true" }]);
+        // Two leave in one run and one of them is gone: the other is still drained and reset; only
+        // the gone one moves to an ungraceful run right after.
+        const two = plan(base, { ...base, workers: { "k8s-worker1": "10.0.0.21" } }).runs as any[];
+        const split = callRunner(
+            "(lambda j: (kubespray_run.recheck_removals(j, lambda a: a not in data['gone']), [(r['extraVars'], sorted(r['removedHosts'])) for r in j['runs']]))(data['journal'])",
+            "SystemExit",
+            { journal: { runs: two, finished: 0 }, gone: ["10.0.0.23"] },
+        ).result;
+        assert.deepEqual(split, [
+            ["k8s-worker3"],
+            [
+                [{ node: "k8s-worker2", skip_confirmation: "yes" }, ["k8s-worker2"]],
+                [{ node: "k8s-worker3", skip_confirmation: "yes", reset_nodes: "false", allow_ungraceful_removal: "true" }, ["k8s-worker3"]],
+            ],
+        ]);
     });
 });
