@@ -42,6 +42,7 @@ export = async (artifacts: ArtifactSink = new ArtifactSink()) => {
         registryPullPassword: services.registryPullPassword,
         chartsUrl: services.chartsUrl,
         filesUrl: services.filesUrl,
+        bundleTargets: services.bundleTargets,
         apiEndpoint: cluster.apiEndpoint,
         kubeconfig: cluster.kubeconfig,
         argocdUrl: apps.argocdUrl,

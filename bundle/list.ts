@@ -5,6 +5,7 @@ import YAML from "yaml";
 import { LOCAL_PATH_HELPER_TAG } from "../cluster/kubespray";
 import type { StackPlan } from "../plan";
 import type { KubesprayDownloads } from "./kubespray";
+import { requirementProject } from "./layout";
 
 export type ItemKind = "file" | "image" | "chart" | "python" | "in-house";
 
@@ -12,7 +13,10 @@ export interface BundleItem {
     readonly kind: ItemKind;
     /** Outside: an URL, an image reference, `<chart repository>#<chart>@<version>`, a pip requirement. */
     readonly source: string;
-    /** Inside: the URL the contour serves it at, the image reference in the registry, the chart repository's. */
+    /**
+     * Inside: the URL the contour serves it at, the image reference in the registry, the chart
+     * repository's, the project's page of the Python index (PEP 503).
+     */
     readonly destination: string;
     /** What it must match, where the stack pins it: `sha256:<hex>`. */
     readonly checksum?: string;
@@ -25,8 +29,9 @@ export interface BundleItem {
  * (image.url, kubernetes.kubespraySource.url), which keeps the upstream layout under a prefix.
  */
 const MIRROR_LAYOUT: readonly { readonly prefix: string; readonly upstream: (rest: string) => string }[] = [
-    // /files/cloud-images/noble/<date>/<file>: Canonical's cloud-images.ubuntu.com/noble/<date>/<file>.
-    { prefix: "/files/cloud-images/", upstream: (rest) => `https://cloud-images.ubuntu.com/${rest}` },
+    // /files/cloud-images/noble/<YYYY-MM-DD>/<file>: Canonical's serial folder of that day,
+    // cloud-images.ubuntu.com/noble/<YYYYMMDD>/<file>, with the SHA256SUMS the bundle checks it by.
+    { prefix: "/files/cloud-images/", upstream: (rest) => `https://cloud-images.ubuntu.com/${rest.replace(/\/(\d{4})-(\d{2})-(\d{2})\//, "/$1$2$3/")}` },
     // /files/kubespray/kubespray-<version>.tar.gz: the tag's archive (kubespray-<version>/ inside, as README says).
     // GitHub makes it with git archive too, but its gzip bytes may differ from the pinned file's:
     // the pin decides, and the audit names a bundle holding other bytes.
@@ -59,7 +64,8 @@ function chartImages(rendered: string): string[] {
 
 export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, kubespray: KubesprayDownloads): BundleItem[] {
     const registry = plan.dns.names.registry;
-    const filesUrl = `https://${plan.dns.names.files}`;
+    // The index the runner's pip reads; with a trailing slash, so project pages resolve under it.
+    const pythonIndex = plan.cluster.kubernetes.pythonIndexUrl.replace(/\/*$/, "/");
     const { image } = plan.proxmox;
     const { kubernetes } = plan.cluster;
     const { argocd } = plan.apps;
@@ -95,7 +101,12 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
             reason: "the ArgoCD release (apps.argocd.chartVersion)",
         },
         ...[`ansible-core==${kubernetes.ansibleCoreVersion}`, ...kubespray.pythonRequirements].map(
-            (requirement): BundleItem => ({ kind: "python", source: requirement, destination: `${filesUrl}/pypi/simple/`, reason: "the Kubespray runner's Python environment" }),
+            (requirement): BundleItem => ({
+                kind: "python",
+                source: requirement,
+                destination: new URL(`${requirementProject(requirement)}/`, pythonIndex).href,
+                reason: "the Kubespray runner's Python environment (kubernetes.pythonIndexUrl)",
+            }),
         ),
     ];
     for (const reference of chartImages(files.get("apps/erp-uno.rendered.yaml") ?? "")) {

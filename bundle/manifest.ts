@@ -1,6 +1,6 @@
-// A bundle's manifest.json: every item it holds, where it came from and where it goes, its file in
-// the bundle, size and sha256 (an image's, of its OCI layout's index). And what a stack's list needs
-// that a bundle does not hold.
+// A bundle's manifest.json: every item it holds, where it came from and where it goes, its place in
+// the bundle, size and sha256 (an image's: its manifest's digest), and what it was checked against.
+// And what a stack's list needs that a bundle does not hold.
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
@@ -14,6 +14,8 @@ const held = z.strictObject({
     path: z.string().min(1),
     size: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** What the content was checked against when it was fetched (a pin, an upstream checksum, a digest). */
+    verified: z.string().min(1),
 });
 
 const manifestSchema = z.strictObject({
@@ -25,6 +27,13 @@ export type HeldItem = z.infer<typeof held>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 export const MANIFEST = "manifest.json";
+
+/** Writes DIR/manifest.json whole or not at all (a run stopped halfway leaves the last one). */
+export function writeManifest(dir: string, manifest: Manifest): void {
+    const file = path.join(dir, MANIFEST);
+    fs.writeFileSync(`${file}.new`, `${JSON.stringify(manifestSchema.parse(manifest), null, 2)}\n`);
+    fs.renameSync(`${file}.new`, file);
+}
 
 /** Reads DIR/manifest.json; a manifest of another shape is an error naming what is wrong. */
 export function readManifest(dir: string): Manifest {

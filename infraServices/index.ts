@@ -5,6 +5,7 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import YAML from "yaml";
+import type { BundleTargets } from "../bundle/targets";
 import type { ArtifactSink } from "../lib/artifacts";
 import { provision, type RemoteFile } from "../lib/remote";
 import type { LocalCa } from "../pki";
@@ -40,6 +41,8 @@ export class InfraServices extends pulumi.ComponentResource {
     readonly chartsRoot: string;
     /** Done when the registry and nginx run with the current configuration, on every infra VM. */
     readonly ready: readonly command.remote.Command[];
+    /** Where `npm run bundle:load` writes, VM by VM (no secret: the SSH key is an output of its own). */
+    readonly bundleTargets: pulumi.Output<BundleTargets>;
 
     constructor(name: string, args: InfraServicesArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type token predates the infraServices/ folder; it is part of every URN in existing state, so it stays.
@@ -144,6 +147,20 @@ export class InfraServices extends pulumi.ComponentResource {
             ready.push(registry, web);
         }
         this.ready = ready;
-        this.registerOutputs({ registryHost: this.registryHost, chartsUrl: this.chartsUrl, filesUrl: this.filesUrl });
+        const hosts = plan.hosts.map((host) => {
+            const { host: address, user, hostKey } = proxmox.connection(host.name);
+            return pulumi.all([address, user, hostKey]).apply(([reachedAt, admin, key]) => ({
+                name: host.name,
+                address: reachedAt,
+                sshPort: 22,
+                user: admin as string,
+                hostKey: key as string,
+                registry: REGISTRY_LISTEN,
+                chartsRoot: PATHS.charts,
+                filesRoot: PATHS.files,
+            }));
+        });
+        this.bundleTargets = pulumi.all(hosts).apply((all) => ({ registryHost: names.registry, chartsUrl: this.chartsUrl, filesHost: names.files, hosts: all }));
+        this.registerOutputs({ registryHost: this.registryHost, chartsUrl: this.chartsUrl, filesUrl: this.filesUrl, bundleTargets: this.bundleTargets });
     }
 }

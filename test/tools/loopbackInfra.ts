@@ -79,7 +79,8 @@ export class LoopbackInfra {
                 "events { worker_connections 64; }",
                 "http {",
                 "  access_log off;",
-                "  types { text/yaml yaml; application/gzip tgz; text/plain txt; }",
+                // As Ubuntu's /etc/nginx/mime.types has them (the program's site relies on the distribution's nginx.conf).
+                "  types { text/html html; text/yaml yaml; application/gzip tgz; text/plain txt; }",
                 ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${temp}/${kind};`),
                 `  include ${path.join(work, "erpdc.conf")};`,
                 "}",

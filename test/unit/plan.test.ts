@@ -196,13 +196,10 @@ describe("valid edits", () => {
     });
 
     for (const stack of STACKS) {
-        it(`plans the committed ${stack} stack, whose only warnings are the unpinned synrc/ns tarball (issue 12) and the plain-http index`, () => {
+        it(`plans the committed ${stack} stack, whose only warning is the unpinned synrc/ns tarball (issue 12)`, () => {
             const plan = plannedStack(stack);
             assert.equal(plan.environment, stack);
-            assert.deepEqual(plan.warnings.map((w) => w.split(":")[0]), [
-                "dns.nsArtifact.sha256 is missing",
-                'kubernetes.pythonIndexUrl is "http',
-            ]);
+            assert.deepEqual(plan.warnings.map((w) => w.split(":")[0]), ["dns.nsArtifact.sha256 is missing"]);
         });
     }
 

@@ -71,7 +71,7 @@ describe("the contour bundle's list", () => {
     });
 
     it("maps the datacenter mirror's layout to the public places, and reads image names as container tools do", () => {
-        assert.equal(upstreamOf("http://10.0.0.2/files/cloud-images/noble/2026-07-26/noble-server-cloudimg-amd64.img"), "https://cloud-images.ubuntu.com/noble/2026-07-26/noble-server-cloudimg-amd64.img");
+        assert.equal(upstreamOf("http://10.0.0.2/files/cloud-images/noble/2026-07-26/noble-server-cloudimg-amd64.img"), "https://cloud-images.ubuntu.com/noble/20260726/noble-server-cloudimg-amd64.img");
         assert.equal(upstreamOf("http://10.0.0.2/files/kubespray/kubespray-2.28.0.tar.gz"), "https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.28.0.tar.gz");
         assert.equal(upstreamOf("http://10.0.0.2/files/synrc-ns/erldns-3.0.0.tar.gz"), undefined);
         assert.equal(qualified("erpuno/cart:2026.11.1"), "docker.io/erpuno/cart:2026.11.1");
@@ -98,6 +98,7 @@ describe("a bundle's manifest against the list", () => {
         path: `items/${i}`,
         size: 1,
         sha256: item.checksum?.replace(/^sha256:/, "") ?? sha("a"),
+        verified: "test",
     });
 
     it("reports nothing when the bundle holds every item, and each item it lacks or holds with other content", async () => {
