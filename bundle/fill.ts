@@ -73,6 +73,8 @@ function fetchText(url: string, progress: Progress): string {
 /**
  * The checksum the file's publisher gives beside it, when there is one: Canonical's SHA256SUMS in
  * the cloud image's folder, the `.sha256` file dl.k8s.io serves beside each Kubernetes binary.
+ * Kubespray checks every file it downloads from the files area against its own pins again
+ * (roles/download/tasks/download_file.yml at v2.28.0: get_url with download.checksum).
  */
 function upstreamChecksum(source: string, progress: Progress): { sha256: string; by: string } | undefined {
     const url = new URL(source);
@@ -260,7 +262,7 @@ export function fillBundle(options: FillOptions): FillResult {
     // Every item but the wheels, which are one download: the Kubespray release is the first of them.
     progress.begin(list.length - python.length + (python.length > 0 ? 1 : 0));
     for (const item of list) {
-        if (item === kubesprayItem || item.kind === "python" || item.destination === kubesprayUrl) continue;
+        if (item.kind === "python" || item.destination === kubesprayUrl) continue;
         take(item, () => (item.kind === "image" ? fetchImage(out, item, options) : item.kind === "chart" ? fetchChart(out, item, options) : fetchFile(out, item, options)));
     }
     if (python.length > 0) {

@@ -231,7 +231,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadReport> {
     const placed = placedFiles(dir, manifest);
     const images = manifest.items.filter((item) => item.kind === "image");
     const charts = manifest.items.filter((item) => item.kind === "chart");
-    progress.begin(targets.hosts.length * (images.length + charts.length * 2 + (placed.get(targets.filesHost)?.length ?? 0)) + [...placed].filter(([host]) => host !== targets.filesHost).reduce((sum, [, files]) => sum + files.length, 0));
+    const mirrorFiles = [...placed].filter(([host]) => host !== targets.filesHost).reduce((sum, [, files]) => sum + files.length, 0);
+    progress.begin(targets.hosts.length * (images.length + charts.length * 2 + (placed.get(targets.filesHost)?.length ?? 0)) + (options.mirrorRoot === undefined ? 0 : mirrorFiles));
 
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-bundle-load-"));
     fs.chmodSync(work, 0o700);
@@ -242,7 +243,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadReport> {
             try {
                 session = await VmSession.open(host, work);
             } catch (error) {
-                report.failed.push(`${host.name}: ${(error as Error).message}`);
+                // The message names the VM (and says what ssh said): its items are not tried.
+                report.failed.push((error as Error).message);
                 continue;
             }
             try {

@@ -4,6 +4,7 @@
 // a bundle, what the bundle lacks of it (exit 1 if anything).
 import * as fs from "fs";
 import * as path from "path";
+import { option } from "../bundle/cliOptions";
 import { kubesprayDownloads, renderedGroupVars, withKubespray, type KubesprayDownloads } from "../bundle/kubespray";
 import { bundleList, destinationClashes } from "../bundle/list";
 import { missingFromBundle, readManifest } from "../bundle/manifest";
@@ -13,16 +14,11 @@ import { auditFiles, firstBootFindings, mirrorList } from "./audit";
 import { renderStack } from "./render";
 import { loadOfflineConfig, listStacks } from "./stackConfig";
 
-function option(argv: readonly string[], name: string): string | undefined {
-    const index = argv.indexOf(name);
-    return index >= 0 ? argv[index + 1] : undefined;
-}
-
 async function main(argv: readonly string[]): Promise<number> {
     const stack = argv[0];
     const kubesprayDir = option(argv, "--kubespray");
     const bundleDir = option(argv, "--bundle");
-    if (stack === undefined || stack.startsWith("-") || (argv.includes("--kubespray") && !kubesprayDir) || (argv.includes("--bundle") && !bundleDir)) {
+    if (stack === undefined || stack.startsWith("-")) {
         console.error(`usage: npm run audit -- <stack> [--kubespray <extracted release>] [--bundle <dir>]   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }

@@ -81,8 +81,9 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         return JSON.parse(fs.readFileSync(result, "utf8"));
     }
 
-    function load(): { status: number | null; output: string } {
-        const ran = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", outputs, "--mirror-root", mirrorRoot()]);
+    function load(options: { outputs?: string; mirrorRoot?: boolean } = {}): { status: number | null; output: string } {
+        const mirror = options.mirrorRoot === false ? [] : ["--mirror-root", mirrorRoot()];
+        const ran = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", options.outputs ?? outputs, ...mirror]);
         return { status: ran.status, output: ran.stdout + ran.stderr };
     }
 
@@ -385,5 +386,17 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         assert.equal(status, 0, output);
         assert.match(output, /Loaded 0, already present \d+, failed 0/);
         assert.deepEqual(infras.map((infra) => fs.statSync(path.join(infra.work, "files", "pypi", "simple", "index.html")).mtimeMs), before);
+    });
+
+    it("fails naming a VM it cannot reach (a host key that is not the VM's), still loads the others, and lists the mirror's files without --mirror-root", () => {
+        const access = JSON.parse(fs.readFileSync(outputs, "utf8")) as { bundleTargets: BundleTargets };
+        const [first, second] = access.bundleTargets.hosts;
+        const wrongKey = path.join(work, "outputs-wrong-key.json");
+        fs.writeFileSync(wrongKey, JSON.stringify({ ...access, bundleTargets: { ...access.bundleTargets, hosts: [first, { ...second, hostKey: first?.hostKey }] } }), { mode: 0o600 });
+        const { status, output } = load({ outputs: wrongKey, mirrorRoot: false });
+        assert.equal(status, 1, output);
+        assert.match(output, /Loaded 0, already present \d+, failed 1 \(infra1, infra2\)/);
+        assert.match(output, /failed: infra2: SSH to 127\.0\.0\.1:\d+: ssh failed/);
+        assert.match(output, /Not loaded: 3 file\(s\) of the datacenter mirror; give its web root with --mirror-root, or copy them there:\n  http:\/\/10\.0\.0\.2\/files\//);
     });
 });
