@@ -4,7 +4,6 @@
 // against what vouches for it (the stack's pin, an upstream checksum, a registry digest, the chart
 // repository's index) before it enters manifest.json, which is rewritten after every item: a run
 // stopped halfway resumes where it stopped, and a second run fetches nothing.
-import { spawnSync, type SpawnSyncOptions } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,8 +12,9 @@ import type { StackPlan } from "../plan";
 import { kubesprayDownloads, renderedGroupVars, withKubespray } from "./kubespray";
 import { chartReference, itemPath, requirementProject, wheelPath, wheelProject } from "./layout";
 import { bundleList, destinationClashes, type BundleItem } from "./list";
-import { MANIFEST, readManifest, writeManifest, type HeldItem, type Manifest } from "./manifest";
+import { itemKey as key, MANIFEST, readManifest, writeManifest, type HeldItem, type Manifest } from "./manifest";
 import { Progress } from "./progress";
+import { runTool } from "./tools";
 import { ociImage, problemOf, sha256File } from "./verify";
 
 export interface FillOptions {
@@ -48,26 +48,18 @@ export const LAYOUT_REFERENCE = "image";
 const RUNNER_PYTHON = ["--python-version", "3.12", "--implementation", "cp", "--abi", "cp312", "--abi", "abi3", "--abi", "none"];
 const RUNNER_PLATFORMS = ["manylinux2014_x86_64", ...Array.from({ length: 39 - 17 + 1 }, (_, i) => `manylinux_2_${17 + i}_x86_64`)];
 
-function tool(command: string, args: readonly string[], options: SpawnSyncOptions & { what: string; progress: Progress }): string {
-    const result = spawnSync(command, args, { encoding: "utf8", maxBuffer: 64 << 20, ...options, stdio: ["ignore", "pipe", options.progress.interactive ? "inherit" : "pipe"] });
-    if (result.error !== undefined) throw new Error(`${options.what}: could not run ${command}: ${result.error.message}`);
-    if (result.status !== 0) throw new Error(`${options.what}: ${command} failed (exit ${result.status}): ${String(result.stderr ?? "").trim() || String(result.stdout ?? "").trim()}`);
-    return String(result.stdout ?? "");
-}
-
 /** Downloads a URL into a file with curl: resumed from a partial download, retried on transient errors. */
 function download(url: string, target: string, progress: Progress): void {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     const partial = `${target}.part`;
     const args = ["--fail", "--location", "--show-error", "--retry", "3", "--connect-timeout", "30", "--output", partial, url];
-    // A finished .part (curl cannot resume past the end) is taken as it is.
     const resume = fs.existsSync(partial) ? ["--continue-at", "-"] : [];
-    tool("curl", [...(progress.interactive ? ["--progress-bar"] : ["--silent"]), ...resume, ...args], { what: url, progress });
+    runTool("curl", [...(progress.interactive ? ["--progress-bar"] : ["--silent"]), ...resume, ...args], { what: url, showProgress: progress.interactive });
     fs.renameSync(partial, target);
 }
 
 function fetchText(url: string, progress: Progress): string {
-    return tool("curl", ["--fail", "--location", "--silent", "--show-error", "--retry", "3", url], { what: url, progress });
+    return runTool("curl", ["--fail", "--location", "--silent", "--show-error", "--retry", "3", url], { what: url });
 }
 
 /**
@@ -129,9 +121,9 @@ function fetchImage(out: string, item: BundleItem, options: FillOptions): Held {
     fs.mkdirSync(path.dirname(layout), { recursive: true });
     // One platform, the VMs' (linux/amd64), picked from a multi-platform index; skopeo checks every
     // blob against its digest as it copies (and the manifest too when the source names a digest).
-    tool("skopeo", ["copy", "--retry-times", "3", "--override-os", "linux", "--override-arch", "amd64", `docker://${item.source}`, `oci:${layout}:${LAYOUT_REFERENCE}`], {
+    runTool("skopeo", ["copy", "--retry-times", "3", "--override-os", "linux", "--override-arch", "amd64", `docker://${item.source}`, `oci:${layout}:${LAYOUT_REFERENCE}`], {
         what: item.source,
-        progress: options.progress,
+        showProgress: options.progress.interactive,
     });
     const image = ociImage(layout);
     return { path: relative, size: image.size, sha256: image.manifestSha256, verified: "the registry's digests (skopeo)" };
@@ -154,6 +146,14 @@ function fetchChart(out: string, item: BundleItem, options: FillOptions): Held {
     return { path: relative, size: fs.statSync(target).size, sha256, verified: `${base}index.yaml` };
 }
 
+/** An index URL as it may be written down: without a user name or password in it. */
+function withoutCredentials(url: string): string {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
+}
+
 /**
  * pip reads the index it is given and nothing else: no configuration file (PIP_CONFIG_FILE set to
  * the null device loads none, pip's configuration docs) and no PIP_* setting from the environment,
@@ -173,10 +173,10 @@ function fetchPython(out: string, items: readonly BundleItem[], options: FillOpt
     const fresh = path.join(out, "python.new");
     fs.rmSync(fresh, { recursive: true, force: true });
     const requirements = items.map((item) => item.source);
-    tool(
+    runTool(
         "python3",
         ["-m", "pip", "download", "--disable-pip-version-check", "--no-cache-dir", "--quiet", "--only-binary=:all:", ...RUNNER_PYTHON, ...RUNNER_PLATFORMS.flatMap((p) => ["--platform", p]), "--index-url", options.pypiIndex, "--dest", fresh, ...requirements],
-        { what: `pip download ${requirements.join(" ")}`, progress: options.progress, env: pipEnvironment() },
+        { what: `pip download ${requirements.join(" ")}`, showProgress: options.progress.interactive, env: pipEnvironment() },
     );
     fs.rmSync(path.join(out, "python"), { recursive: true, force: true });
     fs.renameSync(fresh, path.join(out, "python"));
@@ -196,12 +196,10 @@ function fetchPython(out: string, items: readonly BundleItem[], options: FillOpt
                 path: relative,
                 size: fs.statSync(path.join(out, relative)).size,
                 sha256: sha256File(path.join(out, relative)),
-                verified: `the index's sha256 (pip, ${options.pypiIndex})`,
+                verified: `the index's sha256 (pip, ${withoutCredentials(options.pypiIndex)})`,
             };
         });
 }
-
-const key = (item: Pick<BundleItem, "kind" | "source" | "destination">) => `${item.kind} ${item.source} -> ${item.destination}`;
 
 export function fillBundle(options: FillOptions): FillResult {
     const { out, plan, progress } = options;
@@ -216,8 +214,7 @@ export function fillBundle(options: FillOptions): FillResult {
 
     /** Takes one item: left as it is when the bundle holds it whole, fetched otherwise. */
     const take = (item: BundleItem, fetch: () => Held): boolean => {
-        const relative = item.kind === "python" ? undefined : itemPath(item);
-        const have = [...held.values()].find((h) => key(h) === key(item) && h.path === relative);
+        const have = held.get(`${key(item)} ${itemPath(item)}`);
         progress.start(item);
         if (have !== undefined && problemOf(out, have) === undefined) {
             present += 1;

@@ -2,7 +2,6 @@
 // public sources (or their mirrors on a transfer host), fills DIR with everything the stack needs
 // from outside and its manifest.json. A bundle already in DIR is resumed: what it holds whole stays.
 // Needs curl, skopeo, python3 with pip, tar and Ansible (Kubespray's own list runs ansible-playbook).
-import { ConfigError } from "../config/problems";
 import { listStacks } from "../render/stackConfig";
 import { option } from "./cliOptions";
 import { fillBundle } from "./fill";
@@ -32,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-        console.error(error instanceof ConfigError || error instanceof Error ? error.message : error);
+        console.error(error instanceof Error ? error.message : error);
         process.exit(2);
     },
 );

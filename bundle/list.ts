@@ -1,9 +1,9 @@
 // The contour bundle's list: everything a stack needs from outside, each item with where it comes
 // from and where it goes inside the contour. Plain data in (the plan, the rendered files, what
 // Kubespray itself lists for the stack), plain data out, sorted, the same for the same stack.
-import YAML from "yaml";
 import { LOCAL_PATH_HELPER_TAG } from "../cluster/kubespray";
 import type { StackPlan } from "../plan";
+import { renderedChartImages } from "../render/audit";
 import type { KubesprayDownloads } from "./kubespray";
 import { requirementProject } from "./layout";
 
@@ -50,16 +50,6 @@ export function qualified(image: string): string {
     const first = image.split("/")[0] as string;
     const hasRegistry = image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
     return hasRegistry ? image : image.includes("/") ? `docker.io/${image}` : `docker.io/library/${image}`;
-}
-
-/** The images of the rendered erp-uno chart, as its workloads name them. */
-function chartImages(rendered: string): string[] {
-    return YAML.parseAllDocuments(rendered)
-        .map((document) => document.toJS() as Record<string, any> | null)
-        .flatMap((object) => {
-            const spec = object?.kind === "Pod" ? object.spec : object?.spec?.template?.spec;
-            return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((container: { image: string }) => container.image);
-        });
 }
 
 export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, kubespray: KubesprayDownloads): BundleItem[] {
@@ -109,7 +99,7 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
             }),
         ),
     ];
-    for (const reference of chartImages(files.get("apps/erp-uno.rendered.yaml") ?? "")) {
+    for (const reference of renderedChartImages(files)) {
         // The chart names them in the contour's registry; outside they are the chart's own repositories.
         const path = reference.startsWith(`${registry}/`) ? reference.slice(registry.length + 1) : reference;
         items.push({ kind: "image", source: qualified(path), destination: reference, reason: "an erp-uno component (the chart's values)" });

@@ -17,6 +17,7 @@ import { chartReference } from "./layout";
 import type { HeldItem, Manifest } from "./manifest";
 import { Progress } from "./progress";
 import type { InfraHost, LoadAccess } from "./targets";
+import { runTool } from "./tools";
 import { verifyBundle } from "./verify";
 
 export interface LoadOptions {
@@ -41,13 +42,6 @@ interface Placed {
     readonly relative: string;
     readonly sha256: string;
     readonly from: string | { readonly content: string };
-}
-
-function run(command: string, args: readonly string[], options: { input?: string; what: string }): string {
-    const result = spawnSync(command, args, { encoding: "utf8", input: options.input ?? "", maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "pipe"] });
-    if (result.error !== undefined) throw new Error(`${options.what}: could not run ${command}: ${result.error.message}`);
-    if (result.status !== 0) throw new Error(`${options.what}: ${command} failed (exit ${result.status}): ${result.stderr.trim() || result.stdout.trim()}`);
-    return result.stdout;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -182,7 +176,7 @@ class VmSession {
 
     static async open(host: InfraHost, work: string): Promise<VmSession> {
         const session = new VmSession(host, work, await freePort());
-        run("ssh", [...session.options, "-f", "-N", "-M", "-o", "ExitOnForwardFailure=yes", "-L", `${session.registry}:${host.registry}`, session.target], { what: `${host.name}: SSH to ${host.address}:${host.sshPort}` });
+        runTool("ssh", [...session.options, "-f", "-N", "-M", "-o", "ExitOnForwardFailure=yes", "-L", `${session.registry}:${host.registry}`, session.target], { what: `${host.name}: SSH to ${host.address}:${host.sshPort}` });
         return session;
     }
 
@@ -191,7 +185,7 @@ class VmSession {
     }
 
     ssh(command: string, input?: string): string {
-        return run("ssh", [...this.options, this.target, command], { ...(input === undefined ? {} : { input }), what: `${this.host.name}: ${command.split("\n")[0]}` });
+        return runTool("ssh", [...this.options, this.target, command], { ...(input === undefined ? {} : { input }), what: `${this.host.name}: ${command.split("\n")[0]}` });
     }
 
     /** Streams a tar of `staging` into `root` on the VM, as root. */
@@ -256,7 +250,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadReport> {
                     if (raw !== undefined && sha256(raw) === item.sha256) record("present", destination, "image", 0);
                     else {
                         try {
-                            run("skopeo", ["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false", `oci:${path.join(dir, item.path)}:${LAYOUT_REFERENCE}`, `docker://${reference}`], { what: destination });
+                            runTool("skopeo", ["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false", `oci:${path.join(dir, item.path)}:${LAYOUT_REFERENCE}`, `docker://${reference}`], { what: destination });
                             record("loaded", destination, "image", item.size);
                         } catch (error) {
                             record("failed", `${destination}: ${(error as Error).message}`, "image", 0);
@@ -280,8 +274,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadReport> {
             }
             const root = options.mirrorRoot;
             loadFiles("", files, work, record, {
-                hashes: (relatives) => run("python3", ["-c", HASH_SCRIPT, root], { input: relatives.join("\0"), what: `hashing under ${root}` }),
-                write: (staging) => run("bash", ["-o", "pipefail", "-c", `tar ${tarArgs(staging).map(shellQuote).join(" ")} | tar -x -m --no-same-owner --no-overwrite-dir -C ${shellQuote(root)}`], { what: `writing under ${root}` }),
+                hashes: (relatives) => runTool("python3", ["-c", HASH_SCRIPT, root], { input: relatives.join("\0"), what: `hashing under ${root}` }),
+                write: (staging) => runTool("bash", ["-o", "pipefail", "-c", `tar ${tarArgs(staging).map(shellQuote).join(" ")} | tar -x -m --no-same-owner --no-overwrite-dir -C ${shellQuote(root)}`], { what: `writing under ${root}` }),
             });
         }
     } finally {

@@ -39,27 +39,34 @@ export function writeManifest(dir: string, manifest: Manifest): void {
 export function readManifest(dir: string): Manifest {
     const file = path.join(dir, MANIFEST);
     if (!fs.existsSync(file)) throw new Error(`${file} does not exist: is ${dir} a bundle?`);
-    const parsed = manifestSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+    let content: unknown;
+    try {
+        content = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new Error(`${file} is not JSON (${(error as Error).message}): the bundle is damaged; run npm run bundle again to rewrite it`);
+    }
+    const parsed = manifestSchema.safeParse(content);
     if (!parsed.success) {
         throw new Error(`${file} is not a bundle manifest:\n${parsed.error.issues.map((issue) => `  - ${issue.path.join(".")}: ${issue.message}`).join("\n")}`);
     }
     return parsed.data;
 }
 
-const key = (item: Pick<BundleItem, "kind" | "source" | "destination">) => `${item.kind} ${item.source} -> ${item.destination}`;
+/** An item's identity: what it is, where from, where to (the list's and the manifest's common part). */
+export const itemKey = (item: Pick<BundleItem, "kind" | "source" | "destination">) => `${item.kind} ${item.source} -> ${item.destination}`;
 
 /**
  * What the list needs that the manifest lacks, one line each: not there, or there with another
  * sha256 than the stack pins.
  */
 export function missingFromBundle(list: readonly BundleItem[], manifest: Manifest): string[] {
-    const byKey = new Map(manifest.items.map((item) => [key(item), item]));
+    const byKey = new Map(manifest.items.map((item) => [itemKey(item), item]));
     const missing: string[] = [];
     for (const item of list) {
-        const found = byKey.get(key(item));
-        if (found === undefined) missing.push(`missing: ${key(item)} (${item.reason})`);
+        const found = byKey.get(itemKey(item));
+        if (found === undefined) missing.push(`missing: ${itemKey(item)} (${item.reason})`);
         else if (item.checksum !== undefined && item.checksum !== `sha256:${found.sha256}`) {
-            missing.push(`wrong content: ${key(item)}: the bundle has sha256:${found.sha256}, the stack pins ${item.checksum}`);
+            missing.push(`wrong content: ${itemKey(item)}: the bundle has sha256:${found.sha256}, the stack pins ${item.checksum}`);
         }
     }
     return missing;

@@ -20,7 +20,6 @@ export class Progress {
     private total: number | undefined;
     private index = 0;
     private bytes = 0;
-    readonly counts: Record<Outcome, number> = { present: 0, fetched: 0, loaded: 0, failed: 0 };
     readonly sizes: Record<string, number> = {};
 
     constructor(
@@ -40,7 +39,6 @@ export class Progress {
     }
 
     done(item: Pick<BundleItem, "kind" | "destination">, bytes: number, outcome: Outcome): void {
-        this.counts[outcome] += 1;
         this.bytes += bytes;
         this.sizes[item.kind] = (this.sizes[item.kind] ?? 0) + bytes;
         this.write(`[${this.index}/${this.total ?? "?"}] ${outcome.padEnd(7)} ${item.kind.padEnd(8)} ${humanSize(bytes).padStart(10)}  ${item.destination}`);

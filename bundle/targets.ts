@@ -51,7 +51,15 @@ export function accessFromOutputs(outputs: unknown, origin: string): LoadAccess 
 
 /** The stack's outputs from a file, or from the Pulumi CLI (the state backend must be logged in). */
 export function readAccess(stack: string, outputsFile: string | undefined): LoadAccess {
-    if (outputsFile !== undefined) return accessFromOutputs(JSON.parse(fs.readFileSync(outputsFile, "utf8")), outputsFile);
+    if (outputsFile !== undefined) {
+        let outputs: unknown;
+        try {
+            outputs = JSON.parse(fs.readFileSync(outputsFile, "utf8"));
+        } catch (error) {
+            throw new Error(`--outputs ${outputsFile}: ${(error as Error).message}; save it with \`pulumi stack output --stack ${stack} --json --show-secrets > <file>\``);
+        }
+        return accessFromOutputs(outputs, outputsFile);
+    }
     const result = spawnSync("pulumi", ["stack", "output", "--stack", stack, "--json", "--show-secrets"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     if (result.error !== undefined || result.status !== 0) {
         throw new Error(`could not read the outputs of stack ${stack} with \`pulumi stack output\` (${result.error?.message ?? result.stderr.trim()}); log in to the state backend, or give them with --outputs <file>`);

@@ -73,15 +73,19 @@ export interface MirrorList {
     readonly sha256sums: readonly string[];
 }
 
-/** What the stack pulls, so that the mirrors can be filled before the first `pulumi up`. */
-export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>): MirrorList {
-    const rendered = files.get("apps/erp-uno.rendered.yaml") ?? "";
-    const chartImages = YAML.parseAllDocuments(rendered)
+/** The images the rendered erp-uno chart runs: every container and init container of its pods and pod templates. */
+export function renderedChartImages(files: ReadonlyMap<string, string>): string[] {
+    return YAML.parseAllDocuments(files.get("apps/erp-uno.rendered.yaml") ?? "")
         .map((document) => document.toJS() as Record<string, any> | null)
         .flatMap((object) => {
             const spec = object?.kind === "Pod" ? object.spec : object?.spec?.template?.spec;
-            return (spec?.containers ?? []).map((container: { image: string }) => container.image);
+            return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((container: { image: string }) => container.image);
         });
+}
+
+/** What the stack pulls, so that the mirrors can be filled before the first `pulumi up`. */
+export function mirrorList(plan: StackPlan, files: ReadonlyMap<string, string>): MirrorList {
+    const chartImages = renderedChartImages(files);
     const { names } = plan.dns;
     const registry = names.registry;
     const { argocd, chart } = plan.apps;

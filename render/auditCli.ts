@@ -8,11 +8,9 @@ import { option } from "../bundle/cliOptions";
 import { kubesprayDownloads, renderedGroupVars, withKubespray, type KubesprayDownloads } from "../bundle/kubespray";
 import { bundleList, destinationClashes } from "../bundle/list";
 import { missingFromBundle, readManifest } from "../bundle/manifest";
-import { ConfigError } from "../config/problems";
-import { readPlan } from "../plan";
+import { renderedStack } from "../bundle/stack";
 import { auditFiles, firstBootFindings, mirrorList } from "./audit";
-import { renderStack } from "./render";
-import { loadOfflineConfig, listStacks } from "./stackConfig";
+import { listStacks } from "./stackConfig";
 
 async function main(argv: readonly string[]): Promise<number> {
     const stack = argv[0];
@@ -26,19 +24,16 @@ async function main(argv: readonly string[]): Promise<number> {
         console.error(`--kubespray ${kubesprayDir}: there is no contrib/offline/generate_list.sh in it; give the folder of an extracted Kubespray release (kubespray-<version>/)`);
         return 2;
     }
-    const offline = loadOfflineConfig(stack);
-    const result = await renderStack(stack, offline);
-    for (const warning of result.run.warnings) {
+    const { plan, files, warnings } = await renderedStack(stack);
+    for (const warning of warnings) {
         console.warn(`warning: ${warning}`);
     }
-    // The render left the stack's configuration in the runtime: plan it as the program does.
-    const { plan } = readPlan();
-    const findings = [...auditFiles(result.files, plan.internalDomains), ...firstBootFindings(result.files)];
-    console.log(`Air-gap audit of ${stack}: ${result.files.size} files, ${findings.length} reference(s) outside the contour`);
+    const findings = [...auditFiles(files, plan.internalDomains), ...firstBootFindings(files)];
+    console.log(`Air-gap audit of ${stack}: ${files.size} files, ${findings.length} reference(s) outside the contour`);
     for (const finding of findings) {
         console.log(`  out/${stack}/${finding.file}:${finding.line}: ${finding.host}  (${finding.text})`);
     }
-    const mirrors = mirrorList(plan, result.files);
+    const mirrors = mirrorList(plan, files);
     console.log("\nTo mirror before `pulumi up`:");
     console.log(`  OS image: ${mirrors.osImage}`);
     console.log("  Files:");
@@ -54,7 +49,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (kubesprayDir === undefined && bundleDir === undefined) return findings.length === 0 ? 0 : 1;
 
     // The exact list: Kubespray's own, from the release given or the one in the bundle.
-    const groupVars = renderedGroupVars(result.files);
+    const groupVars = renderedGroupVars(files);
     const manifest = bundleDir === undefined ? undefined : readManifest(bundleDir);
     let kubespray: KubesprayDownloads;
     if (kubesprayDir !== undefined) kubespray = kubesprayDownloads(kubesprayDir, groupVars);
@@ -66,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
         }
         kubespray = withKubespray(path.join(bundleDir, tarball.path), (dir) => kubesprayDownloads(dir, groupVars));
     }
-    const list = bundleList(plan, result.files, kubespray);
+    const list = bundleList(plan, files, kubespray);
     console.log(`\nThe contour bundle of ${stack}: ${list.length} items`);
     for (const item of list) console.log(`  ${item.kind.padEnd(8)} ${item.source} -> ${item.destination}${item.checksum ? ` (${item.checksum})` : ""}`);
     const clashes = destinationClashes(list);
@@ -81,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-        console.error(error instanceof ConfigError ? error.message : error);
+        console.error(error instanceof Error ? error.message : error);
         process.exit(2);
     },
 );

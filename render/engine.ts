@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactSink, settle } from "../lib/artifacts";
 import { deterministicEd25519 } from "./mockKeys";
-import { PlannedSteps, type Registration } from "./steps";
+import { PlannedSteps } from "./steps";
 
 export const PROJECT = "erpdc";
 

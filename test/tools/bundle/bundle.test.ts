@@ -305,6 +305,18 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         assert.deepEqual(readManifest(bundle()), manifest);
     });
 
+    it("resumes a stopped download where it stopped, with a range request, and checks the whole file", () => {
+        const item = manifest.items.find((i) => i.destination.endsWith("/nerdctl-2.0.4-linux-amd64.tar.gz")) as Manifest["items"][number];
+        const whole = fs.readFileSync(path.join(bundle(), item.path));
+        fs.rmSync(path.join(bundle(), item.path));
+        fs.writeFileSync(`${path.join(bundle(), item.path)}.part`, whole.subarray(0, Math.floor(whole.length / 2)));
+        const result = fill();
+        assert.equal(result.fetched, 1, result.lines.join("\n"));
+        assert.deepEqual(readManifest(bundle()), manifest);
+        const requests = fs.readFileSync(path.join(work, "public-access.log"), "utf8").split("\n").filter((line) => line.includes("/nerdctl-2.0.4-linux-amd64.tar.gz"));
+        assert.match(requests.at(-1) ?? "", /" 206 /, requests.join("\n"));
+    });
+
     it("refuses a bundle with a damaged item before loading anything, naming the item", () => {
         const image = manifest.items.find((item) => item.kind === "image") as Manifest["items"][number];
         const layers = (JSON.parse(fs.readFileSync(path.join(bundle(), image.path, "blobs", "sha256", image.sha256), "utf8")) as { layers: { digest: string }[] }).layers;

@@ -36,7 +36,8 @@ describe("the contour bundle's list", () => {
             const destinations = (kind: BundleItem["kind"]) => list.filter((item) => item.kind === kind).map((item) => item.destination);
             const { files } = await renderStack(stack);
             const rendered = YAML.parseAllDocuments(files.get("apps/erp-uno.rendered.yaml") as string).map((d) => d.toJS());
-            const chartImages = rendered.flatMap((object) => object?.spec?.template?.spec?.containers ?? object?.spec?.containers ?? []).map((c: { image: string }) => c.image);
+            const podSpecs = rendered.map((object) => object?.spec?.template?.spec ?? (object?.kind === "Pod" ? object.spec : undefined)).filter((spec) => spec !== undefined);
+            const chartImages = podSpecs.flatMap((spec) => [...(spec.initContainers ?? []), ...(spec.containers ?? [])]).map((c: { image: string }) => c.image);
             assert.ok(chartImages.length > 0, `${stack}: the chart runs no image`);
             const values = find((await runStackFile(stack)).resources, "argocd").inputs.values as { global: { image: { repository: string; tag: string } }; redis: { image: { repository: string; tag: string } } };
             const releaseImages = [values.global.image, values.redis.image].map((image) => `${image.repository}:${image.tag}`);
@@ -120,7 +121,9 @@ describe("a bundle's manifest against the list", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-manifest-"));
         try {
             fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ stack: "production", items: [{ kind: "image", source: "a", destination: "b", path: "c", size: 1, sha256: "nope", extra: 1 }] }));
-            assert.throws(() => readManifest(dir), /items\.0\.sha256|items\.0/);
+            assert.throws(() => readManifest(dir), /items\.0\.sha256: /);
+            fs.writeFileSync(path.join(dir, "manifest.json"), "{ truncated");
+            assert.throws(() => readManifest(dir), /manifest\.json is not JSON .*run npm run bundle again/);
             assert.throws(() => readManifest(path.join(dir, "absent")), /does not exist: is .* a bundle\?/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
