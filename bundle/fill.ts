@@ -16,6 +16,14 @@ import { itemKey as key, MANIFEST, readManifest, writeManifest, type HeldItem, t
 import { Progress } from "./progress";
 import { runTool } from "./tools";
 import { ociImage, problemOf, sha256File } from "./verify";
+import { buildRelease } from "../dns/release/recipe";
+import { ROOT } from "../render/stackConfig";
+
+/** The in-house file `name`, built by the project's recipe (the synrc/ns release is the only one). */
+function builtInHouse(name: string): string {
+    const built = buildRelease(ROOT);
+    return path.join(built.dir, name);
+}
 
 export interface FillOptions {
     readonly stack: string;
@@ -25,7 +33,10 @@ export interface FillOptions {
     readonly out: string;
     /** The PyPI simple index the wheels come from. */
     readonly pypiIndex: string;
-    /** A folder holding the in-house items by file name (the synrc/ns release). */
+    /**
+     * A folder holding the in-house items by file name (the synrc/ns release); without it, the
+     * project's recipe builds the release (npm run synrc-ns) from the pinned sources.
+     */
     readonly inHouse?: string;
     readonly progress: Progress;
 }
@@ -93,8 +104,8 @@ function fetchFile(out: string, item: BundleItem, options: FillOptions): Held {
     const target = path.join(out, relative);
     if (item.kind === "in-house") {
         const name = path.posix.basename(new URL(item.destination).pathname);
-        const from = options.inHouse === undefined ? undefined : path.join(options.inHouse, name);
-        if (from === undefined || !fs.existsSync(from)) throw new Error(`${item.destination} is built in-house: put ${name} in a folder and give it with --in-house`);
+        const from = options.inHouse === undefined ? builtInHouse(name) : path.join(options.inHouse, name);
+        if (!fs.existsSync(from)) throw new Error(`${item.destination} is built in-house: ${options.inHouse === undefined ? `npm run synrc-ns makes no ${name}` : `${options.inHouse} holds no ${name}`}`);
         fs.mkdirSync(path.dirname(target), { recursive: true });
         fs.copyFileSync(from, target);
     } else {

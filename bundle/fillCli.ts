@@ -14,7 +14,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const pypiIndex = option(argv, "--pypi") ?? "https://pypi.org/simple/";
     const inHouse = option(argv, "--in-house");
     if (stack === undefined || stack.startsWith("-") || out === undefined) {
-        console.error(`usage: npm run bundle -- <stack> --out <dir> [--pypi <simple index URL>] [--in-house <dir with the synrc/ns release>]   (stacks: ${listStacks().join(", ")})`);
+        console.error(`usage: npm run bundle -- <stack> --out <dir> [--pypi <simple index URL>] [--in-house <dir with the synrc/ns release; default: npm run synrc-ns builds it>]   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }
     const { plan, files, warnings } = await renderedStack(stack);

@@ -63,7 +63,7 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
     const mirrorFile = (url: string, sha256: string | undefined, reason: string): BundleItem => {
         const source = upstreamOf(url);
         return source === undefined
-            ? { kind: "in-house", source: "(built in-house; put it in the bundle by hand)", destination: url, ...pinned(sha256), reason }
+            ? { kind: "in-house", source: "npm run synrc-ns (dns/release/build-synrc-ns.sh, from the sources SOURCES.tsv pins)", destination: url, ...pinned(sha256), reason }
             : { kind: "file", source, destination: url, ...pinned(sha256), reason };
     };
     /** An image at the same path in the contour's registry. */
@@ -77,7 +77,7 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
     const items: BundleItem[] = [
         mirrorFile(image.url, image.checksumAlgorithm === "sha256" ? image.checksum : undefined, "the VMs' OS: each Proxmox host downloads it (image.url)"),
         mirrorFile(kubernetes.kubespraySource.url, kubernetes.kubespraySource.sha256, `Kubespray ${kubernetes.kubesprayVersion}, which the runner unpacks (kubernetes.kubespraySource)`),
-        mirrorFile(plan.dns.nsArtifact.url, plan.dns.nsArtifact.sha256, "the synrc/ns release the infra VMs run (dns.nsArtifact)"),
+        mirrorFile(plan.dns.nsArtifact.url, plan.dns.nsArtifact.sha256, "the synrc/ns release the infra VMs run, with its own Erlang runtime (dns.nsArtifact)"),
         ...kubespray.files.map(({ source, destination }): BundleItem => ({ kind: "file", source, destination, reason: `Kubespray ${kubernetes.kubesprayVersion} downloads it (contrib/offline/generate_list.sh)` })),
         ...kubespray.images.map(({ source, destination }): BundleItem => ({ kind: "image", source, destination, reason: `Kubespray ${kubernetes.kubesprayVersion} pulls it (contrib/offline/generate_list.sh)` })),
         mirrored(`docker.io/library/busybox:${LOCAL_PATH_HELPER_TAG}`, "the local-path provisioner's helper pod (not in Kubespray's download list)"),

@@ -126,10 +126,12 @@ export class Problems {
         }
     }
 
-    /** A tarball on the files mirror, pinned by sha256 (or, with a warning, by the mirror's SHA256SUMS). */
+    /** A tarball on the files mirror, pinned by sha256 (outside production, with a warning, by the mirror's SHA256SUMS). */
     requireTarball(key: string, artifact: { readonly url: string; readonly sha256?: string | undefined }, what: string): void {
         this.requireInternalUrl(`${key}.url`, artifact.url, `use the http(s) URL of ${what} (.tar.gz) on the internal files mirror`, /^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/);
-        if (artifact.sha256 === undefined) {
+        if (artifact.sha256 === undefined && this.contour.production) {
+            this.fail(`${key}.sha256`, undefined, `production installs only ${what} it can pin; set the sha256 of the tarball you published (sha256sum prints it)`);
+        } else if (artifact.sha256 === undefined) {
             this.warn(`${key}.sha256 is missing: ${what} is then only checked against the SHA256SUMS next to it on the mirror; pin its sha256`);
         } else if (!/^[0-9a-f]{64}$/.test(artifact.sha256)) {
             this.fail(`${key}.sha256`, artifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");

@@ -143,10 +143,10 @@ const extraRecord = z.strictObject({
 
 const dns = z.strictObject({
     ttl: integer(30, 86400).default(300).describe("TTL of the generated records"),
-    memoryMaxMiB: integer(96, 4096).default(128).describe("systemd MemoryMax of synrc/ns"),
+    memoryMaxMiB: integer(96, 4096).default(256).describe("systemd MemoryMax of synrc/ns (MemoryHigh is 3/4 of it); at least 208, 1.5 times the start-up peak"),
     nsArtifact: z.strictObject({
         url: z.string().describe("http(s) URL of the synrc/ns release tarball on the internal files mirror"),
-        sha256: z.string().optional().describe("the tarball's sha256; without it only the mirror's SHA256SUMS is checked (a warning)"),
+        sha256: z.string().optional().describe("the tarball's sha256 (npm run synrc-ns prints it); required in production, elsewhere without it only the mirror's SHA256SUMS is checked (a warning)"),
     }),
     extraRecords: z.array(extraRecord).default([]).describe("records served besides the generated ones"),
 });

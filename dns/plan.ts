@@ -5,6 +5,7 @@ import type { StackConfig } from "../config";
 import type { Problems } from "../config/problems";
 import { isIpv4 } from "../lib/net";
 import type { ProxmoxPlan, VmSpec } from "../proxmox/plan";
+import { NS_MEMORY_MAX_MIN_MIB, NS_RELEASE } from "./release";
 import { API_NAMES, generatedLabels, generateZone, INGRESS_NAMES, isZoneName, recordProblems, relativeName, SERVICE_NAMES, ZoneError, type ExtraRecord, type Zone } from "./zone";
 
 /** Fully qualified names of the contour's services, and the infra VMs behind them. */
@@ -63,6 +64,13 @@ export function planDns(config: DnsConfig, proxmox: ProxmoxPlan | undefined, nam
     const scope = problems.scope();
     const { domain, dns } = config;
     problems.requireTarball("dns.nsArtifact", dns.nsArtifact, "the synrc/ns release tarball");
+    if (dns.memoryMaxMiB < NS_MEMORY_MAX_MIN_MIB) {
+        problems.fail(
+            "dns.memoryMaxMiB",
+            dns.memoryMaxMiB,
+            `synrc/ns peaks at about ${NS_RELEASE.startPeakMiB} MiB while it starts (measured), and its MemoryHigh (3/4 of this value) must stay 1.5 times above that; set at least ${NS_MEMORY_MAX_MIN_MIB}`,
+        );
+    }
     const extraRecords = dns.extraRecords.map((record, i) => checkExtraRecord(`dns.extraRecords[${i}]`, record, domain, dns.ttl, scope));
     checkExtraRecordSet(dns.extraRecords, extraRecords, domain, scope);
     if (proxmox === undefined || names === undefined) {

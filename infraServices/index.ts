@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import YAML from "yaml";
 import type { BundleTargets } from "../bundle/targets";
 import type { ArtifactSink } from "../lib/artifacts";
-import { provision, type RemoteFile } from "../lib/remote";
+import { APT_INSTALL, provision, type RemoteFile } from "../lib/remote";
 import type { LocalCa } from "../pki";
 import type { ProxmoxLayer } from "../proxmox";
 import type { InfraServicesPlan } from "./plan";
@@ -20,7 +20,6 @@ export interface InfraServicesArgs {
     readonly artifacts: ArtifactSink;
 }
 
-const APT_INSTALL = "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold";
 const REGISTRY_LISTEN = "127.0.0.1:5000";
 
 export class InfraServices extends pulumi.ComponentResource {
@@ -126,7 +125,8 @@ export class InfraServices extends pulumi.ComponentResource {
                 `${host.name}-nginx`,
                 {
                     connection,
-                    before: `${APT_INSTALL} nginx\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
+                    // Debian's and Ubuntu's default site listens on port 80 for nothing the contour serves.
+                    before: `${APT_INSTALL} nginx\nsudo rm -f /etc/nginx/sites-enabled/default\nsudo install -d ${PATHS.charts} ${PATHS.files}`,
                     files: [
                         { path: PATHS.nginxSite, content: nginxConf },
                         htpasswd.apply((content) => ({

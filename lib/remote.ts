@@ -18,6 +18,9 @@ export interface RemoteFile {
 
 const INSTALL_FILES = fs.readFileSync(path.join(__dirname, "files", "install-files.py"), "utf8");
 
+/** Installs Debian packages on a VM from its configured mirror, keeping configuration files the program wrote. */
+export const APT_INSTALL = "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold";
+
 export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, `'"'"'`)}'`;
 }

@@ -1,31 +1,67 @@
 #!/bin/sh
-# Installs the synrc/ns release (rebar3 release "erldns") from the internal files mirror.
-# Reads NS_URL and NS_SHA256 (may be empty) from /etc/synrc-ns/artifact.env. Idempotent.
+# Installs the synrc/ns release (rebar3 release "erldns" with its own ERTS) from the internal files
+# area, as root. Reads /etc/synrc-ns/synrc-ns.env. Each release is unpacked once into
+# $NS_HOME/<its sha256>, root-owned and read-only to the service; $NS_HOME/current points at the
+# one to run. Starting or restarting the server is synrc-ns-apply's job. Idempotent.
 set -eu
-. /etc/synrc-ns/artifact.env
+. /etc/synrc-ns/synrc-ns.env
+umask 022
 name=$(basename "$NS_URL")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 curl -fsS --retry 5 --retry-delay 3 -o "$work/$name" "$NS_URL"
 if [ -n "$NS_SHA256" ]; then
-    echo "$NS_SHA256  $work/$name" | sha256sum -c -
+    expected=$NS_SHA256
 else
+    # No pin (refused in production): the SHA256SUMS beside it, in either of sha256sum's formats.
     curl -fsS --retry 5 --retry-delay 3 -o "$work/SHA256SUMS" "$(dirname "$NS_URL")/SHA256SUMS"
-    (cd "$work" && grep -F " $name" SHA256SUMS | sed 's/ \*/  /' | sha256sum -c -)
+    expected=$(/usr/local/lib/erpdc/sha256sums-entry "$name" "$work/SHA256SUMS")
 fi
-id -u synrc-ns >/dev/null 2>&1 || useradd --system --home-dir /var/lib/synrc-ns --shell /usr/sbin/nologin synrc-ns
-install -d -o synrc-ns -g synrc-ns /var/lib/synrc-ns /var/lib/synrc-ns/zones
-rm -rf /opt/synrc-ns.new
-mkdir -p /opt/synrc-ns.new
-tar -xzf "$work/$name" -C /opt/synrc-ns.new
-test -x /opt/synrc-ns.new/bin/erldns || { echo "$name has no bin/erldns: not a rebar3 release of synrc/ns" >&2; exit 1; }
-# erldns reads the zone file from its application's priv directory.
-for priv in /opt/synrc-ns.new/lib/*/priv; do
-    [ -d "$priv" ] && ln -sfn /var/lib/synrc-ns/zones "$priv/zones"
+actual=$(sha256sum "$work/$name" | cut -d' ' -f1)
+if [ "$actual" != "$expected" ]; then
+    echo "$NS_URL has sha256 $actual, not $expected: not installed" >&2
+    exit 1
+fi
+
+id -u synrc-ns >/dev/null 2>&1 || useradd --system --no-create-home --home-dir "$NS_STATE" --shell /usr/sbin/nologin synrc-ns
+# An installation of the earlier layout (the release unpacked into $NS_HOME itself, owned by the
+# service) is set aside; synrc-ns-apply removes it once the new one answers.
+if [ -d "$NS_HOME" ] && [ ! -L "$NS_HOME/current" ]; then
+    rm -rf "$NS_HOME.legacy"
+    mv "$NS_HOME" "$NS_HOME.legacy"
+fi
+rm -rf "$NS_HOME.old"
+install -d -o root -g root -m 0755 "$NS_HOME" "$NS_ZONES"
+
+target="$NS_HOME/$actual"
+if [ ! -f "$target/releases/start_erl.data" ]; then
+    rm -rf "$target.new"
+    mkdir "$target.new"
+    tar -xzf "$work/$name" -C "$target.new" --no-same-owner --no-same-permissions
+    read -r erts release <"$target.new/releases/start_erl.data" || [ -n "${release:-}" ]
+    [ -x "$target.new/erts-$erts/bin/erlexec" ] || { echo "$name carries no ERTS $erts: not a release built by npm run synrc-ns" >&2; exit 1; }
+    [ -f "$target.new/releases/$release/start.boot" ] || { echo "$name has no releases/$release/start.boot" >&2; exit 1; }
+    # The server reads its zones from its application's priv directory (erldns_zone_loader.erl).
+    for priv in "$target.new"/lib/ns-*/priv; do
+        ln -sfn "$NS_ZONES" "$priv/zones"
+    done
+    chown -R root:root "$target.new"
+    chmod -R go-w "$target.new"
+    mv "$target.new" "$target"
+fi
+if [ "$(readlink "$NS_HOME/current" 2>/dev/null || true)" != "$actual" ]; then
+    # Kept for a rollback: the release that ran before this one.
+    readlink "$NS_HOME/current" >"$NS_HOME/previous.new" 2>/dev/null && mv "$NS_HOME/previous.new" "$NS_HOME/previous" || rm -f "$NS_HOME/previous.new"
+    ln -sfn "$actual" "$NS_HOME/current.new"
+    mv -T "$NS_HOME/current.new" "$NS_HOME/current"
+    echo "synrc-ns: release $actual installed"
+fi
+# Releases other than the current and the previous one go.
+keep_previous=$(cat "$NS_HOME/previous" 2>/dev/null || true)
+for dir in "$NS_HOME"/*; do
+    release=$(basename "$dir")
+    case "$release" in current | previous | "$actual" | "$keep_previous") continue ;; esac
+    [ -d "$dir" ] && rm -rf "$dir"
 done
-rm -rf /opt/synrc-ns.old
-if [ -d /opt/synrc-ns ]; then mv /opt/synrc-ns /opt/synrc-ns.old; fi
-mv /opt/synrc-ns.new /opt/synrc-ns
-chown -R synrc-ns:synrc-ns /opt/synrc-ns
-systemctl daemon-reload
-systemctl enable synrc-ns
+# What the earlier layout kept elsewhere: its settings file and a zone copy in the state folder.
+rm -rf /etc/synrc-ns/artifact.env "$NS_STATE/zones"

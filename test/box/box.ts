@@ -487,14 +487,16 @@ export class Box {
         command: string,
         args: readonly string[],
         description: string,
-        listens: { readonly address: string; readonly port: number; readonly protocol: "tcp" | "udp" },
+        listens: { readonly address: string; readonly port: number; readonly protocol: "tcp" | "udp" } | { readonly unix: string },
     ): Promise<void> {
         const relay = this.startHostProcess("nsenter", ["-t", String(this.leader()), "-n", command, ...args], description);
-        const query = `ss -H -n ${listens.protocol === "tcp" ? "-lt" : "-lu"} src ${listens.address} 'sport = :${listens.port}'`;
+        const where = "unix" in listens ? listens.unix : `${listens.address}:${listens.port}/${listens.protocol}`;
+        const listening = async () =>
+            "unix" in listens ? fs.existsSync(listens.unix) : (await this.exec(`ss -H -n ${listens.protocol === "tcp" ? "-lt" : "-lu"} src ${listens.address} 'sport = :${listens.port}'`)).stdout.trim() !== "";
         const deadline = Date.now() + 10_000;
-        while ((await this.exec(query)).stdout.trim() === "") {
+        while (!(await listening())) {
             if (relayDied(relay)) throw new Error(`${description} exited: ${this.relayLog(relay)}`);
-            if (Date.now() > deadline) throw new Error(`${description} does not listen at ${listens.address}:${listens.port}/${listens.protocol} after 10 s`);
+            if (Date.now() > deadline) throw new Error(`${description} does not listen at ${where} after 10 s`);
             await sleep(100);
         }
     }

@@ -4,6 +4,7 @@
 // for k8s-worker1, and reaches the infra VMs at their own addresses on its network (relayed to
 // their boxes). With either infra VM gone, the node still resolves the contour's names, pulls an
 // image with its credentials and fetches the chart ArgoCD deploys; with both gone it does not.
+// DNS is the real synrc/ns, built by the project's recipe and installed by the program's commands.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,10 +13,12 @@ import YAML from "yaml";
 import type { StackRun } from "../../render/engine";
 import { helmBinary } from "../../render/helm";
 import { ROOT } from "../../render/stackConfig";
-import { find, runStackFile } from "../helpers";
+import { buildRelease, type BuiltRelease } from "../../dns/release/recipe";
+import { answerLines, digCommand, zoneQueries } from "../dnsAnswers";
+import { dependsOn, find, plannedStack, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { Box, ensureRoot, generateKey, type BoxImage } from "./box";
-import { configureContainerd, probeImage, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox } from "./provision";
+import { commandsFor, configureContainerd, dnsRelays, nsProcess, probeImage, runAsOperator, runVmCommand, serveDatacenterMirror, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const SERVICE_NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -40,17 +43,34 @@ describe("production keeps serving its nodes when one infra VM is gone", functio
     let node: Box;
     let nodeAuth: { registry: string; username: string; password: string };
     let chartVersion: string;
+    let release: BuiltRelease;
+    const zoneOf = (stack: StackRun, vm: string) =>
+        (JSON.parse(String(find(stack.resources, `${vm}-zone`).revealedInputs?.stdin)) as { files: { content: string }[] }).files[0]?.content as string;
+    /** Runs the DNS commands of both infra VMs in the program's order: each VM's install, then its zone, one VM after the other. */
+    const runDnsCommands = async (stack: StackRun, only?: (command: VmCommand) => boolean) => {
+        const order = infra.flatMap((vm) => [`${vm.name}-synrc-ns`, `${vm.name}-zone`]);
+        for (let i = 1; i < order.length; i++) assert.ok(dependsOn(stack.resources, order[i] as string, order[i - 1] as string), `${order[i]} does not wait for ${order[i - 1]}`);
+        for (const vm of infra) {
+            for (const command of commandsFor(stack.resources, vm.address).filter((c) => /-(synrc-ns|zone)$/.test(c.name)).filter(only ?? (() => true))) {
+                const result = await runVmCommand(vm, command, ca);
+                assert.equal(result.code, 0, `${command.name} failed:\n${result.stdout}${result.stderr}`);
+            }
+        }
+    };
 
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-host-loss-"));
         image = await ensureRoot({ log: (line) => console.log(`      root: ${line}`) });
+        release = buildRelease(ROOT);
         production = await runStackFile("production", { revealSecrets: true });
         const publish = find(production.resources, "publish-erp-uno");
         infraHosts = JSON.parse((publish.revealedInputs?.environment as Record<string, string>).INFRA_HOSTS as string) as InfraHost[];
         ca = makeCa(work, [...SERVICE_NAMES, ...infraHosts.map((host) => `${host.name}.${DOMAIN}`)]);
-        const booted = await Promise.allSettled(infraHosts.map((host) => startInfraVm(production, host.name, { image, ca, work, expose: [443, 53] })));
+        const booted = await Promise.allSettled(infraHosts.map((host) => startInfraVm(production, host.name, { image, ca, work, expose: [443] })));
         for (const result of booted) if (result.status === "fulfilled") infra.push(result.value);
         for (const result of booted) if (result.status === "rejected") throw result.reason;
+        const nsUrl = new URL(plannedStack("production").dns.nsArtifact.url);
+        for (const vm of infra) await serveDatacenterMirror(vm, nsUrl.href, { [nsUrl.pathname]: release.tarball });
         const key = generateKey(work, "id_node");
         node = await Box.start({ image, name: `erpdc-${NODE}-${process.pid}`, hostname: NODE, admin: { user: "erpadmin", publicKey: key.publicKey }, sshUser: "erpadmin", sshKey: key.privateKey });
     });
@@ -62,40 +82,19 @@ describe("production keeps serving its nodes when one infra VM is gone", functio
         assert.deepEqual(leftovers, [], `leftovers: ${leftovers.join(", ")}`);
     });
 
-    it("runs on two infra VMs, each provisioned by its own command resources", async () => {
+    it("runs on two infra VMs, each provisioned by its own command resources, synrc/ns one VM after the other", async () => {
         assert.deepEqual(infraHosts.map((host) => host.name), ["infra1", "infra2"]);
         await Promise.all(
             infra.map(async (vm) => {
                 await vm.box.waitForCloudInit();
-                for (const command of vm.commands) {
-                    // synrc/ns needs the in-house release (issue 12): its zone is served by a stand-in below.
-                    if (/-(synrc-ns|zone)$/.test(command.name)) continue;
+                for (const command of vm.commands.filter((c) => !/-(synrc-ns|zone)$/.test(c.name))) {
                     const result = await runVmCommand(vm, command, ca);
                     assert.equal(result.code, 0, `${command.name} failed:\n${result.stdout}${result.stderr}`);
                 }
-                assert.match((await vm.box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
             }),
         );
-    });
-
-    it("serves each VM's zone with a stand-in for synrc/ns: the records its zone command ships", async () => {
-        for (const vm of infra) {
-            // The zone file the VM's own zone command would install (erldns JSON), its A records loaded
-            // into dnsmasq, which answers on the box's 127.0.0.1:53 as synrc/ns would at the VM's address.
-            const bundle = JSON.parse(String(find(production.resources, `${vm.name}-zone`).revealedInputs?.stdin)) as { files: { path: string; content: string }[] };
-            const zoneFile = bundle.files.find((file) => file.path.endsWith(`${DOMAIN}.zone.json`));
-            assert.ok(zoneFile, `${vm.name}-zone ships no zone file`);
-            const [zone] = JSON.parse(zoneFile.content) as { records: { name: string; type: string; data: { ip?: string } }[] }[];
-            const records = (zone?.records ?? []).filter((record) => record.type === "A").map((record) => `host-record=${record.name},${record.data.ip}`);
-            assert.ok(records.length > 0);
-            // `local=` makes it answer for the zone alone, as an authoritative server does: a name with
-            // no AAAA record gets an empty answer, not REFUSED (which sends resolved to the next server).
-            const settings = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=127.0.0.1", `local=/${DOMAIN}/`, ...records, ""];
-            vm.box.writeFile("/etc/erpdc-dns-stand-in.conf", settings.join("\n"));
-            await vm.box.exec("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dnsmasq-base </dev/null", { timeoutMs: 5 * 60_000 });
-            await vm.box.exec("systemd-run --unit erpdc-dns-stand-in dnsmasq --keep-in-foreground --conf-file=/etc/erpdc-dns-stand-in.conf --user=dnsmasq");
-            await vm.box.exec("for i in $(seq 1 50); do ss -Hltn src 127.0.0.1 'sport = :53' | grep -q . && exit 0; sleep 0.1; done; exit 1");
-        }
+        await runDnsCommands(production);
+        for (const vm of infra) assert.match((await vm.box.exec("systemctl is-active docker-registry nginx synrc-ns")).stdout, /^active\nactive\nactive\n$/);
     });
 
     it("publishes the chart to both infra VMs with the program's own command, and the image reaches both registries", async () => {
@@ -121,7 +120,7 @@ describe("production keeps serving its nodes when one infra VM is gone", functio
     });
 
     it("gives the node the rendered resolvers and containerd's registry configuration, and the infra VMs' addresses on its network", async () => {
-        await node.exec("apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends containerd systemd-resolved </dev/null", { timeoutMs: 5 * 60_000 });
+        await node.exec("apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends containerd systemd-resolved bind9-dnsutils </dev/null", { timeoutMs: 5 * 60_000 });
         // The node's resolvers as its rendered network-config gives them to netplan, which hands them
         // to systemd-resolved on Ubuntu 24.04; /etc/resolv.conf is resolved's stub, as there.
         const network = YAML.parse((await production.artifacts.collect()).get(`cloud-init/${NODE}/network-config`) as string);
@@ -150,8 +149,62 @@ describe("production keeps serving its nodes when one infra VM is gone", functio
         for (const vm of infra) {
             await node.exec(`ip addr add ${vm.address}/32 dev lo`);
             await node.runInNetwork(image.socat, ["-d", "-d", `TCP-LISTEN:443,bind=${vm.address},fork,reuseaddr`, `UNIX-CONNECT:${vm.box.relaySocket(443)}`], `${vm.name}'s HTTPS`, { address: vm.address, port: 443, protocol: "tcp" });
-            await node.runInNetwork("python3", ["-u", DNS_RELAY, vm.address, "53", vm.box.relaySocket(53)], `${vm.name}'s DNS`, { address: vm.address, port: 53, protocol: "udp" });
+            const dns = await dnsRelays(vm, image.socat);
+            await node.runInNetwork("python3", ["-u", DNS_RELAY, vm.address, "53", dns.udp], `${vm.name}'s DNS over UDP`, { address: vm.address, port: 53, protocol: "udp" });
+            await node.runInNetwork(image.socat, ["-d", "-d", `TCP-LISTEN:53,bind=${vm.address},fork,reuseaddr`, `UNIX-CONNECT:${dns.tcp}`], `${vm.name}'s DNS over TCP`, { address: vm.address, port: 53, protocol: "tcp" });
         }
+    });
+
+    it("answers every record of the zone from each infra VM, dug from the node over UDP and TCP", async () => {
+        const wrong: string[] = [];
+        let asked = 0;
+        for (const vm of infra) {
+            for (const query of zoneQueries(zoneOf(production, vm.name))) {
+                for (const transport of ["udp", "tcp"] as const) {
+                    asked++;
+                    const answer = answerLines((await node.exec(digCommand(vm.address, query, transport), { allowFailure: true })).stdout);
+                    if (JSON.stringify(answer) !== JSON.stringify(query.expected)) wrong.push(`${vm.name}: ${query.name} ${query.type}/${transport}: ${JSON.stringify(answer)}`);
+                }
+            }
+        }
+        assert.deepEqual(wrong, []);
+        assert.ok(asked >= 80, `${asked} queries`);
+    });
+
+    it("takes a changed zone to both servers one after the other, with one of them answering all along; a second run restarts nothing", async () => {
+        const edited = await runStackFile("production", {
+            revealSecrets: true,
+            edit: (d) => (d["erpdc:dns"].extraRecords = [{ name: "probe", type: "A", data: { ip: "10.0.0.77" } }]),
+        });
+        const serial = (zone: string) => String((JSON.parse(zone) as { records: { type: string; data: { serial: number } }[] }[])[0]?.records[0]?.data.serial);
+        const [before, after] = [serial(zoneOf(production, "infra1")), serial(zoneOf(edited, "infra1"))];
+        assert.notEqual(before, after);
+        // The node asks both servers for the SOA, round after round, while the zone commands run.
+        const [a, b] = infra.map((vm) => vm.address);
+        const soa = (address: string | undefined) => `$(dig +short +norecurse +time=1 +tries=1 @${address} ${DOMAIN} SOA | awk '{print $3}')`;
+        node.writeFile("/root/soa-poll.sh", `while :; do echo "${soa(a)} ${soa(b)}" >> /root/soa.log; sleep 0.2; done\n`);
+        await node.exec("rm -f /root/soa.log && systemd-run --unit erpdc-soa-poll /bin/sh /root/soa-poll.sh && sleep 1");
+        const unchanged = new Map(await Promise.all(infra.map(async (vm) => [vm.name, await nsProcess(vm.box)] as const)));
+        try {
+            await runDnsCommands(edited, (command) => command.name.endsWith("-zone"));
+        } finally {
+            await node.exec("sleep 1; systemctl stop erpdc-soa-poll");
+        }
+        const rounds = (await node.exec("cat /root/soa.log")).stdout.trim().split("\n").map((line) => line.split(" "));
+        assert.ok(rounds.length >= 5, `${rounds.length} rounds`);
+        const silent = rounds.filter(([first, second]) => !first && !second);
+        assert.deepEqual(silent, [], "a round in which neither server answered");
+        assert.deepEqual(rounds.at(-1), [after, after]);
+        // Each server went from the old serial to the new one: infra1 first, infra2 after it.
+        assert.ok(rounds.some(([first, second]) => first === after && second === before), `no round with infra1 on the new zone and infra2 on the old: ${JSON.stringify(rounds)}`);
+        for (const vm of infra) {
+            assert.notEqual(await nsProcess(vm.box), unchanged.get(vm.name), `${vm.name} did not restart for its new zone`);
+            assert.equal((await node.exec(`dig +short @${vm.address} probe.${DOMAIN} A`)).stdout.trim(), "10.0.0.77");
+        }
+        // The same commands again: nothing changed, so no server restarts.
+        const running = new Map(await Promise.all(infra.map(async (vm) => [vm.name, await nsProcess(vm.box)] as const)));
+        await runDnsCommands(edited);
+        for (const vm of infra) assert.equal(await nsProcess(vm.box), running.get(vm.name), `${vm.name} restarted though nothing changed`);
     });
 
     /**

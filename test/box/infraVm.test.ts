@@ -10,11 +10,13 @@ import * as path from "path";
 import YAML from "yaml";
 import type { RecordedResource } from "../../render/engine";
 import { ROOT } from "../../render/stackConfig";
-import { find, runStackFile } from "../helpers";
+import { find, plannedStack, runStackFile } from "../helpers";
 import { makeCa, run, type TestCa } from "../tools/support";
 import { helmBinary } from "../../render/helm";
 import { Box, ensureRoot, type BoxImage } from "./box";
-import { commandsFor, configureContainerd, NetworkWatch, probeImage, runAsOperator, runVmCommand, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
+import { buildRelease, type BuiltRelease } from "../../dns/release/recipe";
+import { answerLines, digCommand, zoneQueries } from "../dnsAnswers";
+import { commandsFor, configureContainerd, NetworkWatch, nsProcess, probeImage, runAsOperator, runVmCommand, serveDatacenterMirror, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -38,11 +40,16 @@ describe("the infra VM provisioned for real in a box", function () {
     let watch: NetworkWatch;
     let push: { username: string; password: string };
     let hostKey: string;
+    let release: BuiltRelease;
+    let nsUrl: string;
 
     before(async () => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-infra-box-"));
         image = await ensureRoot({ log: (line) => console.log(`      root: ${line}`) });
+        // The synrc/ns release the stack pins, built by the project's recipe as an operator would.
+        release = buildRelease(ROOT);
         const production = await runStackFile("production", { revealSecrets: true });
+        nsUrl = plannedStack("production").dns.nsArtifact.url;
         resources = production.resources;
         push = { username: "erpdc", password: String(production.outputs.registryPassword?.value) };
         pull = { username: "erpdc-pull", password: String(production.outputs.registryPullPassword?.value) };
@@ -54,6 +61,7 @@ describe("the infra VM provisioned for real in a box", function () {
         for (const { key, why } of infra.adaptations) console.log(`        - ${key}: ${why}`);
         console.log("        - network-config: not given to the box, whose only network is its private loopback; the tools suite converts every rendered network-config with cloud-init");
         https = await box.forward(443);
+        await serveDatacenterMirror(infra, nsUrl, { [new URL(nsUrl).pathname]: release.tarball, [path.posix.join(path.posix.dirname(new URL(nsUrl).pathname), "SHA256SUMS")]: path.join(release.dir, "SHA256SUMS") });
     });
 
     after(async () => {
@@ -66,11 +74,6 @@ describe("the infra VM provisioned for real in a box", function () {
     });
 
     const provision = async (command: VmCommand) => {
-        if (/-(synrc-ns|zone)$/.test(command.name)) {
-            // Not run: it installs the in-house synrc/ns release, which cannot be built here (issue 12).
-            report.push({ command: command.name, outcome: "not run: needs the in-house synrc/ns release (issue 12)" });
-            return;
-        }
         const started = Date.now();
         const result = await runVmCommand(infra, command, ca);
         report.push({ command: command.name, outcome: `${result.code === 0 ? "ran" : `FAILED (exit ${result.code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s` });
@@ -118,7 +121,38 @@ describe("the infra VM provisioned for real in a box", function () {
         assert.equal(commands[0]?.name, `${VM}-ready`);
         report.push({ command: "kubespray", outcome: "not run: it needs the Kubernetes nodes, which a box cannot be" });
         for (const command of commands) await provision(command);
-        assert.match((await box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
+        assert.match((await box.exec("systemctl is-active docker-registry nginx synrc-ns")).stdout, /^active\nactive\nactive\n$/);
+    });
+
+    it("serves every record of the generated zone with synrc/ns at the VM's address, over UDP and TCP", async () => {
+        const bundle = JSON.parse(String(commands.find((c) => c.name === `${VM}-zone`)?.stdin)) as { files: { path: string; content: string }[] };
+        // The zone file the VM's own zone command shipped.
+        const queries = zoneQueries(bundle.files[0]?.content as string);
+        const wrong: string[] = [];
+        for (const query of queries) {
+            for (const transport of ["udp", "tcp"] as const) {
+                const answer = answerLines((await box.exec(digCommand(address, query, transport), { allowFailure: true })).stdout);
+                if (JSON.stringify(answer) !== JSON.stringify(query.expected)) wrong.push(`${query.name} ${query.type}/${transport}: ${JSON.stringify(answer)}`);
+            }
+        }
+        assert.deepEqual(wrong, []);
+        assert.ok(queries.length >= 20, `${queries.length} queries`);
+    });
+
+    it("runs synrc/ns closed: DNS on the VM's address is all it listens on, no Erlang node reaches it, its code is root's", async () => {
+        const listening = (await box.exec("ss -H -lntup")).stdout.split("\n").filter((line) => line.includes('"beam.smp"') || line.includes('"epmd"'));
+        assert.deepEqual(listening.map((line) => line.split(/\s+/)).map((f) => `${f[0]} ${f[4]}`).sort(), [`tcp ${address}:53`, `udp ${address}:53`, `udp ${address}:53`]);
+        // An Erlang node on another address of the VM's network, with relx's default cookie: the
+        // release's own runtime serves as the probe. Its epmd is stopped afterwards.
+        const probe = await box.exec(
+            "ip addr add 10.0.0.99/32 dev lo && cd /tmp && HOME=/tmp /opt/synrc-ns/current/erts-*/bin/erl -boot $(ls /opt/synrc-ns/current/releases/*/start_clean.boot | sed s/.boot$//) -noshell -name probe@10.0.0.99 -setcookie erldns " +
+                `-eval 'io:format("~s~n", [net_adm:ping('"'"'erldns@${address}'"'"')]), halt().'; status=$?; pkill -x epmd; ip addr del 10.0.0.99/32 dev lo; exit $status`,
+            { allowFailure: true },
+        );
+        assert.equal(probe.stdout.trim().split("\n").pop(), "pang", probe.stdout + probe.stderr);
+        // Code and configuration are root's, read-only to the service; it owns only its state folder.
+        assert.equal((await box.exec("find /opt/synrc-ns /etc/synrc-ns /usr/local/lib/erpdc ! -user root -o -perm /022 ! -type l")).stdout.trim(), "");
+        assert.equal((await box.exec("stat -c '%U %a' /var/lib/synrc-ns")).stdout.trim(), "synrc-ns 700");
     });
 
     const curl = (url: string, ...extra: string[]) =>
@@ -177,13 +211,40 @@ describe("the infra VM provisioned for real in a box", function () {
     });
 
     it("changes nothing when the provisioning runs a second time, and keeps the services up", async () => {
-        const files = ["/etc/nginx/conf.d/erpdc.conf", "/etc/nginx/registry.htpasswd", "/etc/docker/registry/config.yml", "/srv/charts/index.yaml", "/etc/hosts"];
+        const files = ["/etc/nginx/conf.d/erpdc.conf", "/etc/nginx/registry.htpasswd", "/etc/docker/registry/config.yml", "/srv/charts/index.yaml", "/etc/hosts", "/etc/synrc-ns/sys.config", `/etc/synrc-ns/zones/${DOMAIN}.zone.json`];
         const digest = async () => (await box.exec(`sha256sum ${files.join(" ")}`)).stdout;
         const before = await digest();
+        const server = await nsProcess(box);
         for (const command of commands) await provision(command);
         assert.equal(await digest(), before);
+        assert.equal(await nsProcess(box), server, "synrc/ns was restarted though nothing changed");
         assert.match((await box.exec("systemctl is-active docker-registry nginx")).stdout, /^active\nactive\n$/);
         assert.equal(curl(`https://registry.${DOMAIN}:${https}/v2/${IMAGE}/tags/list`, "-u", `${pull.username}:${pull.password}`), "200");
+    });
+
+    it("applies a new synrc/ns release: its command alone re-runs, and the server runs the new one", async () => {
+        // Another release: the built one with one more file, so another sha256, published and pinned.
+        const unpacked = path.join(work, "new-release");
+        fs.mkdirSync(unpacked);
+        run("tar", ["-xzf", release.tarball, "-C", unpacked]);
+        fs.writeFileSync(path.join(unpacked, "releases", "erpdc-box-marker"), "another release\n");
+        const tarball = path.join(work, path.posix.basename(new URL(nsUrl).pathname));
+        run("tar", ["-czf", tarball, "-C", unpacked, "."]);
+        const sha256 = createHash("sha256").update(fs.readFileSync(tarball)).digest("hex");
+        fs.copyFileSync(tarball, path.join(box.dir, "datacenter-mirror", new URL(nsUrl).pathname));
+        const edited = await runStackFile("production", { revealSecrets: true, edit: (d) => (d["erpdc:dns"].nsArtifact.sha256 = sha256) });
+        const changed = commandsFor(edited.resources, address).filter((command) => command.name !== "kubespray").filter((command) => {
+            const old = commands.find((c) => c.name === command.name);
+            return `${old?.create}${old?.stdin}` !== `${command.create}${command.stdin}`;
+        });
+        assert.deepEqual(changed.map((c) => c.name), [`${VM}-synrc-ns`]);
+        const server = await nsProcess(box);
+        for (const command of changed) await provision(command);
+        assert.notEqual(await nsProcess(box), server, "the server still runs the old release");
+        assert.equal((await box.exec("readlink /opt/synrc-ns/current")).stdout.trim(), sha256);
+        const pid = (await box.exec("systemctl show -p MainPID --value synrc-ns")).stdout.trim();
+        assert.match((await box.exec(`cat /proc/${pid}/maps`)).stdout, new RegExp(`/opt/synrc-ns/${sha256}/erts-`));
+        assert.match((await box.exec(`dig +short @${address} ${DOMAIN} SOA`)).stdout, /^ns1\./);
     });
 
     it("re-runs only the command that owns a changed input: a new pull account reaches nginx alone", async () => {

@@ -152,6 +152,9 @@ export async function startInfraVm(
         sshHostKey: connection.hostKey.trim(),
         expose: options.expose,
     });
+    // The VM's address, where synrc/ns listens, as its network-config would give it to its NIC.
+    await box.exec(`ip addr add ${address}/32 dev lo`);
+    adaptations.push({ key: "network-config (the VM's address)", why: `${address} is on the box's loopback, its only interface, so that synrc/ns can listen where it does on the VM` });
     // Kubespray runs from the first infra VM too, but needs the Kubernetes nodes: never run here.
     const commands = commandsFor(stack.resources, address).filter((command) => command.name !== "kubespray");
     return { name: vm, address, box, hostKey: connection.hostKey.trim(), adminKey, commands, adaptations };
@@ -314,4 +317,43 @@ export class NetworkWatch {
         }
         return { lookups: [...lookups].sort(), connections: [...connections].sort(), loopback: [...loopback].sort() };
     }
+}
+
+/**
+ * The datacenter mirror as the infra VM reaches it: an HTTP server at the mirror's address on the
+ * box's own network (a host program in the box's network namespace, so nothing listens on the
+ * host's), serving `files` (URL path -> file on the host) from a folder of the box's.
+ */
+export async function serveDatacenterMirror(vm: InfraVmBox, mirrorUrl: string, files: Readonly<Record<string, string>>): Promise<void> {
+    const { hostname, port } = new URL(mirrorUrl);
+    const root = path.join(vm.box.dir, "datacenter-mirror");
+    for (const [urlPath, file] of Object.entries(files)) {
+        const target = path.join(root, urlPath);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.copyFileSync(file, target);
+    }
+    await vm.box.exec(`ip addr add ${hostname}/32 dev lo`);
+    await vm.box.runInNetwork("python3", ["-u", path.join(__dirname, "files", "static_http.py"), hostname, port || "80", root], `the datacenter mirror at ${hostname}`, {
+        address: hostname,
+        port: Number(port || 80),
+        protocol: "tcp",
+    });
+}
+
+/**
+ * Relays to the infra VM's DNS server at its address, for boxes that reach it only by Unix
+ * sockets: `tcp` carries a stream to its TCP port 53, `udp` takes length-prefixed messages and
+ * asks its UDP port 53 (files/dns_stream_to_udp.py), so that both of synrc/ns's listeners answer.
+ */
+export async function dnsRelays(vm: InfraVmBox, socat: string): Promise<{ tcp: string; udp: string }> {
+    const tcp = path.join(vm.box.dir, "dns-tcp.sock");
+    const udp = path.join(vm.box.dir, "dns-udp.sock");
+    await vm.box.runInNetwork(socat, ["-d", "-d", `UNIX-LISTEN:${tcp},fork,mode=600,unlink-early`, `TCP:${vm.address}:53`], `${vm.name}'s DNS over TCP`, { unix: tcp });
+    await vm.box.runInNetwork("python3", ["-u", path.join(__dirname, "files", "dns_stream_to_udp.py"), udp, vm.address, "53"], `${vm.name}'s DNS over UDP`, { unix: udp });
+    return { tcp, udp };
+}
+
+/** The synrc/ns server's process: its PID and start time, which a restart changes. */
+export async function nsProcess(box: Box): Promise<string> {
+    return (await box.exec("systemctl show -p MainPID -p ExecMainStartTimestampMonotonic synrc-ns")).stdout.trim();
 }

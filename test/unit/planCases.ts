@@ -231,6 +231,8 @@ const DNS: InvalidCase[] = [
     { name: "a CNAME beside another record", edit: records({ name: "mail", type: "A", data: { ip: "10.0.0.40" } }, { name: "mail", type: "CNAME", data: { dname: "portal.erp.uno" } }), key: "dns.extraRecords[1].name", value: "mail", expect: /dns\.extraRecords\[0\] has the same name, and a CNAME must stand alone/ },
     { name: "synrc/ns from a public host in production", edit: (d) => (dns(d).nsArtifact.url = "https://github.com/synrc/ns/releases/erldns.tar.gz"), key: "dns.nsArtifact.url", value: "https://github.com/synrc/ns/releases/erldns.tar.gz", expect: /github\.com is outside the closed contour/ },
     { name: "a malformed synrc/ns checksum", edit: (d) => (dns(d).nsArtifact.sha256 = "XYZ"), key: "dns.nsArtifact.sha256", value: "XYZ", expect: /a sha256 checksum is 64 lowercase hexadecimal digits/ },
+    { name: "an unpinned synrc/ns release in production", edit: (d) => delete dns(d).nsArtifact.sha256, key: "dns.nsArtifact.sha256", value: MISSING, expect: /production installs only the synrc\/ns release tarball it can pin; set the sha256/ },
+    { name: "a synrc/ns memory cap below its start-up peak", edit: (d) => (dns(d).memoryMaxMiB = 128), key: "dns.memoryMaxMiB", value: 128, expect: /peaks at about 102 MiB while it starts .*; set at least 208/ },
     { name: "synrc/ns as a zip", edit: (d) => (dns(d).nsArtifact.url = "http://10.0.0.2/files/synrc-ns/erldns.zip"), key: "dns.nsArtifact.url", value: "http://10.0.0.2/files/synrc-ns/erldns.zip", expect: /use the http\(s\) URL of the synrc\/ns release tarball \(\.tar\.gz\)/ },
 ];
 

@@ -75,7 +75,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
     function fill(): { fetched: number; present: number; failed: string[]; lines: string[] } {
         const params = path.join(work, "fill.json");
         const result = path.join(work, "fill-result.json");
-        fs.writeFileSync(params, JSON.stringify({ stack: STACK, document, out: bundle(), pypiIndex: "https://pypi.org/simple/", inHouse: path.join(work, "in-house"), result }));
+        fs.writeFileSync(params, JSON.stringify({ stack: STACK, document, out: bundle(), pypiIndex: "https://pypi.org/simple/", result }));
         const ran = inContour([process.execPath, "-r", "ts-node/register", path.join(__dirname, "fillDriver.ts"), params]);
         assert.equal(ran.status, 0, `bundle failed:\n${ran.stdout}${ran.stderr}`);
         return JSON.parse(fs.readFileSync(result, "utf8"));
@@ -132,8 +132,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         run("tar", ["-czf", tarball, "-C", path.dirname(release), "kubespray-2.28.0"]);
         const osImage = publish("https://cloud-images.ubuntu.com/noble/20260726/noble-server-cloudimg-amd64.img", "stand-in cloud image\n".repeat(1000));
         publish("https://cloud-images.ubuntu.com/noble/20260726/SHA256SUMS", `${"0".repeat(64)} *noble-server-cloudimg-amd64.vmdk\n${sha256(osImage)} *noble-server-cloudimg-amd64.img\n`);
-        fs.mkdirSync(path.join(work, "in-house"));
-        fs.writeFileSync(path.join(work, "in-house", "erldns-3.0.0.tar.gz"), "stand-in synrc/ns release\n");
+        // The synrc/ns release: npm run bundle builds it with the project's recipe, and the stack pins it.
         document = stackDocument(STACK);
         document["erpdc:image"].checksum = sha256(osImage);
         document["erpdc:kubernetes"].kubespraySource.sha256 = sha256(tarball);

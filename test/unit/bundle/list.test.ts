@@ -50,7 +50,7 @@ describe("the contour bundle's list", () => {
             const osImage = list.find((item) => item.destination === plan.proxmox.image.url);
             assert.equal(osImage?.checksum, `sha256:${plan.proxmox.image.checksum}`);
             assert.match(osImage?.source ?? "", /^https:\/\/cloud-images\.ubuntu\.com\/noble\//);
-            // The in-house synrc/ns release has no public source: the bundle takes it by hand.
+            // The synrc/ns release has no public build: the project's recipe makes it (npm run synrc-ns).
             assert.equal(list.find((item) => item.destination === plan.dns.nsArtifact.url)?.kind, "in-house");
             assert.ok(destinations("file").includes(KUBESPRAY.files[0]?.destination as string));
             assert.deepEqual(destinations("chart"), [`https://${plan.dns.names.charts}#argo-cd@${plan.apps.argocd.chartVersion}`]);

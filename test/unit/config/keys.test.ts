@@ -125,7 +125,7 @@ const EDITS: Record<string, KeyEdit> = {
     "pki.serverValidityDays": { edit: set("pki.serverValidityDays", 90) },
     "pki.organization": { edit: set("pki.organization", "ERP/1 Contour") },
     "dns.ttl": { edit: set("dns.ttl", 600) },
-    "dns.memoryMaxMiB": { edit: set("dns.memoryMaxMiB", 256) },
+    "dns.memoryMaxMiB": { edit: set("dns.memoryMaxMiB", 512) },
     "dns.nsArtifact.url": { edit: (d) => (at(d, "dns").nsArtifact.url = at(d, "dns").nsArtifact.url.replace("3.0.0", "3.0.1")) },
     "dns.nsArtifact.sha256": { edit: (d) => (at(d, "dns").nsArtifact.sha256 = hex(64, "b")) },
     "dns.extraRecords[].name": { base: oneRecord, edit: record({ name: "smtp" }) },

@@ -20,10 +20,15 @@ describe("infra host layers (production, update)", () => {
     it("ships exactly the generated zone to synrc/ns, after installing it on a VM that finished its first boot", () => {
         const config = plannedStack("production");
         const zone = find(resources, "infra1-zone");
-        assert.deepEqual(stdinFiles(zone), [{ path: "/var/lib/synrc-ns/zones/erp.uno.zone.json", content: zoneFileJson(config.dns.zone), owner: "synrc-ns", group: "synrc-ns" }]);
-        assert.match(zone.inputs.create as string, /systemctl restart synrc-ns/);
+        // Root-owned and read-only to the service, which reads it through its release's priv/zones.
+        assert.deepEqual(stdinFiles(zone), [{ path: "/etc/synrc-ns/zones/erp.uno.zone.json", content: zoneFileJson(config.dns.zone), mode: "0644" }]);
+        assert.match(zone.inputs.create as string, /sudo \/usr\/local\/lib\/erpdc\/synrc-ns-apply$/);
         assert.ok(dependsOn(resources, "infra1-zone", "infra1-synrc-ns"));
         assert.ok(dependsOn(resources, "infra1-synrc-ns", "infra1-ready"));
+        // One infra VM after the other: infra2's server changes only once infra1's answers the zone.
+        assert.ok(dependsOn(resources, "infra2-synrc-ns", "infra1-zone"));
+        assert.ok(dependsOn(resources, "infra2-zone", "infra2-synrc-ns"));
+        assert.equal(dependsOn(resources, "infra1-synrc-ns", "infra2-zone"), false);
         assert.ok(dependsOn(resources, "infra1-ready", "infra1"));
         assert.equal(artifacts.get("dns/erp.uno.zone.json"), zoneFileJson(config.dns.zone));
     });

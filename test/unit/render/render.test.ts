@@ -29,7 +29,7 @@ describe("offline render", () => {
             ...config.vms.flatMap((vm) => [`cloud-init/${vm.name}/meta-data`, `cloud-init/${vm.name}/network-config`, `cloud-init/${vm.name}/user-data`]),
             "dns/erp.uno.zone.json",
             "dns/synrc-ns.service",
-            ...config.vms.filter((vm) => vm.role === "infra").map((vm) => `dns/${vm.name}/sys.config`),
+            ...config.vms.filter((vm) => vm.role === "infra").flatMap((vm) => [`dns/${vm.name}/sys.config`, `dns/${vm.name}/vm.args`]),
             "infra-host/nginx/erpdc.conf",
             "infra-host/registry/config.yml",
             "kubespray/inventory/hosts.yaml",
