@@ -1,10 +1,13 @@
 // The contour bundle's list: everything a stack needs from outside, each item with where it comes
 // from and where it goes inside the contour. Plain data in (the plan, the rendered files, what
-// Kubespray itself lists for the stack), plain data out, sorted, the same for the same stack.
+// Kubespray itself lists for the stack, and the provider plugins of the installed packages), plain
+// data out, sorted, the same for the same stack.
 import { LOCAL_PATH_HELPER_TAG } from "../cluster/kubespray";
 import type { StackPlan } from "../plan";
 import { renderedChartImages } from "../render/audit";
 import type { KubesprayDownloads } from "./kubespray";
+import { pluginsFolder, providerPlugins } from "./plugins";
+import { ROOT } from "../render/stackConfig";
 import { requirementProject } from "./layout";
 
 export type ItemKind = "file" | "image" | "chart" | "python" | "in-house";
@@ -90,6 +93,15 @@ export function bundleList(plan: StackPlan, files: ReadonlyMap<string, string>, 
             destination: `https://${plan.dns.names.charts}#argo-cd@${argocd.chartVersion}`,
             reason: "the ArgoCD release (apps.argocd.chartVersion)",
         },
+        // The machine that runs pulumi installs them from the datacenter mirror before the first up.
+        ...providerPlugins(ROOT).map(
+            (plugin): BundleItem => ({
+                kind: "file",
+                source: plugin.source,
+                destination: `${pluginsFolder(plan.proxmox.aptMirror)}${plugin.asset}`,
+                reason: `the provider plugin ${plugin.name} ${plugin.version} of ${plugin.package} (pulumi plugin install resource ${plugin.name} ${plugin.version} --server ${pluginsFolder(plan.proxmox.aptMirror)})`,
+            }),
+        ),
         ...[`ansible-core==${kubernetes.ansibleCoreVersion}`, ...kubespray.pythonRequirements].map(
             (requirement): BundleItem => ({
                 kind: "python",

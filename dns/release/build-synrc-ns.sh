@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
         *) echo "usage: npm run synrc-ns -- [--sources DIR] [--out DIR]" >&2; exit 2 ;;
     esac
 done
+# The release as synrc/ns names it (dns/release.ts holds the same facts for the program).
 release=erldns
 version=3.0.0
 tarball="$release-$version.tar.gz"

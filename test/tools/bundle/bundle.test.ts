@@ -47,6 +47,9 @@ const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(fil
 /** The host skopeo and Docker reach for docker.io. */
 const registryHostOf = (reference: string) => (reference.split("/")[0] === "docker.io" ? "registry-1.docker.io" : (reference.split("/")[0] as string));
 
+/** The public hosts whose files the bundle takes, stood in by one nginx site (provider plugins from get.pulumi.com and GitHub releases). */
+const FILE_HOSTS = ["github.com", "dl.k8s.io", "cloud-images.ubuntu.com", "argoproj.github.io", "pypi.org", "get.pulumi.com"];
+
 describe("the contour bundle, filled from stand-ins of the public sources and loaded into two infra VMs", function () {
     this.timeout(600000);
     const processes = new Processes();
@@ -140,7 +143,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         const { plan, files } = await renderedStack(STACK, fromConfigMap(document));
         list = bundleList(plan, files, kubesprayDownloads(release, renderedGroupVars(files)));
 
-        // Kubespray's files (dl.k8s.io beside its .sha256), the chart repository, the PyPI index.
+        // Kubespray's files (dl.k8s.io beside its .sha256), the provider plugins, the chart repository, the PyPI index.
         for (const item of list.filter((i) => i.kind === "file" && new URL(i.source).hostname !== "cloud-images.ubuntu.com" && !i.source.includes("/kubespray/archive/"))) {
             const file = publish(item.source, `stand-in of ${item.source}\n`);
             if (new URL(item.source).hostname === "dl.k8s.io") publish(`${item.source}.sha256`, `${sha256(file)}\n`);
@@ -175,7 +178,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
 
         // A registry per public registry host, each holding every image the list takes from it.
         fs.mkdirSync(path.join(work, "upstream-ca"));
-        const upstreamCa = makeCa(path.join(work, "upstream-ca"), ["github.com", "dl.k8s.io", "cloud-images.ubuntu.com", "argoproj.github.io", "pypi.org", "registry.k8s.io", "registry-1.docker.io", "quay.io", "ghcr.io", "ecr-public.aws.com"]);
+        const upstreamCa = makeCa(path.join(work, "upstream-ca"), [...FILE_HOSTS, "registry.k8s.io", "registry-1.docker.io", "quay.io", "ghcr.io", "ecr-public.aws.com"]);
         const images = list.filter((i) => i.kind === "image");
         const registryHosts = [...new Set(images.map((i) => registryHostOf(i.source)))].sort();
         const backends = new Map<string, number>();
@@ -226,7 +229,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
                                 { name: "location", args: ["/"], block: [{ name: "proxy_pass", args: [`http://127.0.0.1:${backends.get(host)}`] }, { name: "proxy_set_header", args: ["Host", "$http_host"] }] },
                             ],
                         })),
-                        { name: "server", block: [...tls(["github.com", "dl.k8s.io", "cloud-images.ubuntu.com", "argoproj.github.io", "pypi.org"]), { name: "root", args: [`${publicRoot}/$host`] }] },
+                        { name: "server", block: [...tls([...FILE_HOSTS]), { name: "root", args: [`${publicRoot}/$host`] }] },
                     ],
                 },
             ]),
@@ -265,7 +268,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         fs.mkdirSync(mirrorRoot());
 
         hostsFile = path.join(work, "hosts");
-        fs.writeFileSync(hostsFile, `127.0.0.1 localhost github.com dl.k8s.io cloud-images.ubuntu.com argoproj.github.io pypi.org ${registryHosts.join(" ")} registry.erp.uno charts.erp.uno files.erp.uno\n`);
+        fs.writeFileSync(hostsFile, `127.0.0.1 localhost ${FILE_HOSTS.join(" ")} ${registryHosts.join(" ")} registry.erp.uno charts.erp.uno files.erp.uno\n`);
         caBundle = path.join(work, "ca-bundle.crt");
         fs.writeFileSync(caBundle, [upstreamCa.caCert, first.ca.caCert, (infras[1] as LoopbackInfra).ca.caCert].map((file) => fs.readFileSync(file, "utf8")).join(""));
         fs.chmodSync(caBundle, 0o644);
@@ -362,7 +365,9 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
             .filter((item) => (item.kind === "file" || item.kind === "in-house") && new URL(item.destination).host === "10.0.0.2")
             .map((item) => [new URL(item.destination).pathname.slice(1), item.sha256]);
         assert.deepEqual(mirrored, toMirror.sort());
-        assert.equal(toMirror.length, 3);
+        // The cloud image, the Kubespray tarball, the synrc/ns release and the five provider plugins.
+        assert.equal(toMirror.length, 8);
+        assert.equal(toMirror.filter(([file]) => String(file).startsWith("files/pulumi-plugins/pulumi-resource-")).length, 5);
     });
 
     it("serves what was loaded: a node's pull account pulls an image from each VM, pip installs from the index, helm pulls the chart", () => {
@@ -408,6 +413,6 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         assert.equal(status, 1, output);
         assert.match(output, /Loaded 0, already present \d+, failed 1 \(infra1, infra2\)/);
         assert.match(output, /failed: infra2: SSH to 127\.0\.0\.1:\d+: ssh failed/);
-        assert.match(output, /Not loaded: 3 file\(s\) of the datacenter mirror; give its web root with --mirror-root, or copy them there:\n  http:\/\/10\.0\.0\.2\/files\//);
+        assert.match(output, /Not loaded: 8 file\(s\) of the datacenter mirror; give its web root with --mirror-root, or copy them there:\n  http:\/\/10\.0\.0\.2\/files\//);
     });
 });

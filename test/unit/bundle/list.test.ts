@@ -9,6 +9,7 @@ import type { KubesprayDownloads } from "../../../bundle/kubespray";
 import { bundleList, destinationClashes, qualified, upstreamOf, type BundleItem } from "../../../bundle/list";
 import { missingFromBundle, readManifest, type Manifest } from "../../../bundle/manifest";
 import { renderStack } from "../../../render/render";
+import { README, withGeneratedPlugins } from "../../../scripts/docs";
 import { find, plannedStack, runStackFile, STACKS } from "../../helpers";
 
 /**
@@ -30,6 +31,28 @@ async function listFor(stack: string): Promise<BundleItem[]> {
 }
 
 describe("the contour bundle's list", () => {
+    it("carries a provider plugin for every provider the program creates resources with, from where the CLI fetches it", async () => {
+        const list = await listFor("production");
+        const plugins = list.filter((item) => item.destination.startsWith("http://10.0.0.2/files/pulumi-plugins/"));
+        // The providers the program really uses: the packages of its resources' types (pulumi:* is the engine's own).
+        const used = new Set((await runStackFile("production")).resources.map((r) => r.type.split(":")[0] as string).filter((pkg) => pkg !== "pulumi" && pkg !== "erpdc"));
+        assert.deepEqual([...used].sort(), ["command", "kubernetes", "proxmoxve", "random", "tls"]);
+        for (const name of used) {
+            assert.ok(plugins.some((item) => new RegExp(`/pulumi-resource-${name}-v[0-9.]+-linux-amd64\\.tar\\.gz$`).test(item.destination)), `no ${name} plugin in the bundle`);
+        }
+        // get.pulumi.com for Pulumi's own, the release assets of the repository a package names as its
+        // server (github://api.github.com/muhlba91/pulumi-proxmoxve) for the others.
+        assert.ok(plugins.some((item) => item.source === "https://get.pulumi.com/releases/plugins/pulumi-resource-random-v4.21.2-linux-amd64.tar.gz"));
+        assert.ok(plugins.some((item) => item.source === "https://github.com/muhlba91/pulumi-proxmoxve/releases/download/v8.6.0/pulumi-resource-proxmoxve-v8.6.0-linux-amd64.tar.gz"));
+        assert.equal(plugins.length, used.size);
+    });
+
+    it("the README's plugin commands are the ones generated from package.json (npm run docs)", () => {
+        const readme = fs.readFileSync(README, "utf8");
+        assert.equal(withGeneratedPlugins(readme), readme, "the README's plugin list is out of date: run `npm run docs`");
+        for (const name of ["command", "kubernetes", "proxmoxve", "random", "tls"]) assert.match(readme, new RegExp(`pulumi plugin install resource ${name} `));
+    });
+
     for (const stack of STACKS) {
         it(`${stack}: holds every image the chart and the ArgoCD release run, every pinned file, Kubespray's downloads, the argo-cd chart and the runner's Python`, async () => {
             const list = await listFor(stack);
