@@ -68,7 +68,7 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
     // builds on the VMs and the names when the Proxmox stage produced them.
     const dns = has(config, "dns") ? planDns(config, proxmox, names, problems) : undefined;
     const pki = has(config, "pki") ? planPki(config, names, problems) : undefined;
-    const infraServices = has(config, "vms", "registry") ? planInfraServices(config, names, problems) : undefined;
+    const infraServices = has(config, "vms", "registry", "bundle") ? planInfraServices(config, names, stackName, problems) : undefined;
     const cluster = has(config, "kubernetes", "registry") ? planCluster(config, proxmox, names, reserved, problems) : undefined;
     // ArgoCD's tested range is checked against a Kubernetes version the cluster stage accepted only.
     const apps = has(config, "apps") ? planApps({ ...config, kubernetes: cluster ? config.kubernetes : undefined }, proxmox, names, problems) : undefined;

@@ -14,15 +14,23 @@ import { shellQuote } from "../lib/remote";
 import { helmBinary } from "../render/helm";
 import { LAYOUT_REFERENCE } from "./fill";
 import { chartReference } from "./layout";
-import type { HeldItem, Manifest } from "./manifest";
+import { readManifest, type HeldItem, type Manifest } from "./manifest";
 import { Progress } from "./progress";
+import { renderedStack } from "./stack";
 import type { InfraHost, LoadAccess } from "./targets";
 import { runTool } from "./tools";
-import { verifyBundle } from "./verify";
+import { loadOfflineConfig, type OfflineConfig } from "../render/stackConfig";
+import { admissionProblems, stackListForBundle } from "./admit";
+import type { BundleItem } from "./list";
+
+/** A bundle that may not be loaded for the stack; nothing was written. */
+export class BundleRefused extends Error {}
 
 export interface LoadOptions {
     readonly dir: string;
     readonly manifest: Manifest;
+    /** The stack's own list (stackListForBundle): the bundle must hold exactly it. */
+    readonly list: readonly BundleItem[];
     readonly access: LoadAccess;
     /** The datacenter mirror's web root, for files whose destination is not the files area. */
     readonly mirrorRoot?: string;
@@ -210,9 +218,12 @@ function registryManifest(reference: string): string | undefined {
 
 export async function loadBundle(options: LoadOptions): Promise<LoadReport> {
     const { dir, manifest, access, progress } = options;
-    const problems = verifyBundle(dir, manifest);
+    const problems = admissionProblems(options.list, manifest, dir);
     if (problems.length > 0) {
-        throw new Error(`the bundle in ${dir} fails verification, so nothing was loaded:\n${problems.map((problem) => `  - ${problem}`).join("\n")}\nFetch it again (npm run bundle resumes and replaces what is damaged).`);
+        throw new BundleRefused(
+            `the bundle in ${dir} is not the one this stack lists, or is damaged, so nothing was loaded:\n${problems.map((problem) => `  - ${problem}`).join("\n")}\n` +
+                "Fill it for this stack and configuration again (npm run bundle resumes, replaces what is damaged and removes what the stack no longer lists).",
+        );
     }
     const { targets } = access;
     const report = { loaded: [] as string[], present: [] as string[], failed: [] as string[], elsewhere: [] as string[] };
@@ -346,4 +357,39 @@ function loadChart(session: VmSession, dir: string, item: HeldItem, chartsUrl: s
     } catch (error) {
         record("failed", `${classic}: ${(error as Error).message}`, "chart", 0);
     }
+}
+
+/**
+ * Loads the bundle in `dir` for `stack` (the stack file's configuration, or `offline`): refused
+ * unless it is a bundle of this stack that holds exactly the stack's own list (BundleRefused).
+ */
+export async function loadForStack(options: {
+    readonly stack: string;
+    readonly dir: string;
+    readonly access: LoadAccess;
+    readonly mirrorRoot?: string;
+    readonly offline?: OfflineConfig;
+    readonly progress: Progress;
+}): Promise<LoadReport> {
+    const { stack, dir } = options;
+    const manifest = readManifest(dir);
+    if (manifest.stack !== stack) throw new BundleRefused(`${dir} is a bundle of ${manifest.stack}, not ${stack}: nothing was loaded`);
+    const { plan, files } = await renderedStack(stack, options.offline ?? loadOfflineConfig(stack));
+    const list = stackListForBundle(plan, files, dir, manifest);
+    if (list === undefined) {
+        throw new BundleRefused(`${dir} holds no Kubespray release ${plan.cluster.kubernetes.kubespraySource.url} (or holds it at an unsafe place), so the stack's list cannot be read from it: nothing was loaded`);
+    }
+    return loadBundle({ dir, manifest, list, access: options.access, ...(options.mirrorRoot === undefined ? {} : { mirrorRoot: options.mirrorRoot }), progress: options.progress });
+}
+
+/** The load's outcome as `npm run bundle:load` prints it. */
+export function reportLines(report: LoadReport, access: LoadAccess, progress: Progress): string[] {
+    return [
+        `\nLoaded ${report.loaded.length}, already present ${report.present.length}, failed ${report.failed.length} (${access.targets.hosts.map((host) => host.name).join(", ")})`,
+        ...progress.summary(),
+        ...report.failed.map((failure) => `  failed: ${failure}`),
+        ...(report.elsewhere.length === 0
+            ? []
+            : [`Not loaded: ${report.elsewhere.length} file(s) of the datacenter mirror; give its web root with --mirror-root, or copy them there:`, ...report.elsewhere.map((url) => `  ${url}`)]),
+    ];
 }

@@ -1,34 +1,29 @@
-// npm run bundle:load -- <stack> DIR [--outputs FILE] [--mirror-root DIR]: inside the contour,
-// verifies the bundle in DIR, then loads it into every infra VM of the stack (reached as the stack's
-// outputs say: `pulumi stack output --json --show-secrets`, or that output saved in a file) and the
-// datacenter mirror's files into --mirror-root. Ends with what was loaded, already there, or failed.
+// npm run bundle:load -- <stack> DIR [--outputs FILE|-] [--mirror-root DIR]: inside the contour,
+// checks that the bundle in DIR holds exactly the stack's own list (every item, with the content
+// the stack pins, nothing else, each whole, every place inside its folder), then loads it into every
+// infra VM of the stack (reached as the stack's outputs say: `pulumi stack output --json
+// --show-secrets`, that output saved in a file, or `-` for standard input, as the program's
+// bundle-load step gives them) and the datacenter mirror's files into --mirror-root. Ends with what
+// was loaded, already there, or failed. A refused bundle exits 2 with nothing written.
+import * as fs from "fs";
 import { listStacks } from "../render/stackConfig";
 import { option } from "./cliOptions";
-import { loadBundle } from "./load";
-import { readManifest } from "./manifest";
+import { loadForStack, reportLines } from "./load";
 import { Progress } from "./progress";
-import { readAccess } from "./targets";
+import { accessFromOutputs, readAccess } from "./targets";
 
 async function main(argv: readonly string[]): Promise<number> {
     const [stack, dir] = argv;
     const outputs = option(argv, "--outputs");
     const mirrorRoot = option(argv, "--mirror-root");
     if (stack === undefined || dir === undefined || stack.startsWith("-") || dir.startsWith("-")) {
-        console.error(`usage: npm run bundle:load -- <stack> <bundle dir> [--outputs <pulumi stack output --json --show-secrets, saved>] [--mirror-root <datacenter mirror's web root>]   (stacks: ${listStacks().join(", ")})`);
+        console.error(`usage: npm run bundle:load -- <stack> <bundle dir> [--outputs <pulumi stack output --json --show-secrets, saved; - for stdin>] [--mirror-root <datacenter mirror's web root>]   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }
-    const manifest = readManifest(dir);
-    if (manifest.stack !== stack) throw new Error(`${dir} is a bundle of ${manifest.stack}, not ${stack}`);
-    const access = readAccess(stack, outputs);
+    const access = outputs === "-" ? accessFromOutputs(JSON.parse(fs.readFileSync(0, "utf8")), "standard input") : readAccess(stack, outputs);
     const progress = new Progress();
-    const report = await loadBundle({ dir, manifest, access, ...(mirrorRoot === undefined ? {} : { mirrorRoot }), progress });
-    console.log(`\nLoaded ${report.loaded.length}, already present ${report.present.length}, failed ${report.failed.length} (${access.targets.hosts.map((host) => host.name).join(", ")})`);
-    console.log(progress.summary().join("\n"));
-    for (const failure of report.failed) console.log(`  failed: ${failure}`);
-    if (report.elsewhere.length > 0) {
-        console.log(`Not loaded: ${report.elsewhere.length} file(s) of the datacenter mirror; give its web root with --mirror-root, or copy them there:`);
-        for (const url of report.elsewhere) console.log(`  ${url}`);
-    }
+    const report = await loadForStack({ stack, dir, access, ...(mirrorRoot === undefined ? {} : { mirrorRoot }), progress });
+    console.log(reportLines(report, access, progress).join("\n"));
     return report.failed.length === 0 ? 0 : 1;
 }
 

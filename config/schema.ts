@@ -190,6 +190,15 @@ const apps = z.strictObject({
     }),
 });
 
+const bundle = z
+    .strictObject({
+        dir: z
+            .string()
+            .optional()
+            .describe("the contour bundle (npm run bundle) on the machine that runs pulumi: pulumi up loads it into every infra VM; without it, npm run bundle:load does, by hand"),
+    })
+    .default({});
+
 export const stackConfigSchema = z.strictObject({
     environment: z
         .enum(ENVIRONMENTS)
@@ -207,6 +216,7 @@ export const stackConfigSchema = z.strictObject({
     registry,
     kubernetes,
     apps,
+    bundle,
 });
 
 /** The stack configuration after the schema: shaped and defaulted, but not yet checked across keys. */

@@ -1,13 +1,13 @@
 // The services of every infra VM: the CNCF distribution registry behind nginx with TLS from the
 // local CA, a classic Helm chart repository and the files area for Kubespray's offline files. Each
 // infra VM holds its own copy; writers (chart publishing, bundle loading) write to every one.
-import type * as command from "@pulumi/command";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import YAML from "yaml";
 import type { BundleTargets } from "../bundle/targets";
 import type { ArtifactSink } from "../lib/artifacts";
-import { APT_INSTALL, provision, type RemoteFile } from "../lib/remote";
+import { APT_INSTALL, provision, shellQuote, type RemoteFile } from "../lib/remote";
 import type { LocalCa } from "../pki";
 import type { ProxmoxLayer } from "../proxmox";
 import type { InfraServicesPlan } from "./plan";
@@ -38,8 +38,11 @@ export class InfraServices extends pulumi.ComponentResource {
     readonly registryListen = REGISTRY_LISTEN;
     /** The directory on the infra VM the classic chart repository serves. */
     readonly chartsRoot: string;
-    /** Done when the registry and nginx run with the current configuration, on every infra VM. */
-    readonly ready: readonly command.remote.Command[];
+    /**
+     * Done when the registry and nginx run with the current configuration on every infra VM, and,
+     * when the stack names a bundle, when every VM holds it.
+     */
+    readonly ready: readonly (command.remote.Command | command.local.Command)[];
     /** Where `npm run bundle:load` writes, VM by VM (no secret: the SSH key is an output of its own). */
     readonly bundleTargets: pulumi.Output<BundleTargets>;
 
@@ -87,7 +90,7 @@ export class InfraServices extends pulumi.ComponentResource {
             .all([this.registryPassword, this.registryPullPassword])
             .apply(([push, pull]) => htpasswdLine(plan.registryUsername, push) + htpasswdLine(plan.registryPullUsername, pull));
 
-        const ready: command.remote.Command[] = [];
+        const ready: (command.remote.Command | command.local.Command)[] = [];
         for (const host of plan.hosts) {
             const connection = proxmox.connection(host.name);
             // The data disk is mounted and the apt sources point at the mirror once cloud-init is done;
@@ -146,21 +149,53 @@ export class InfraServices extends pulumi.ComponentResource {
             );
             ready.push(registry, web);
         }
+        this.bundleTargets = bundleTargetsOf(plan, proxmox, this.chartsUrl);
+        if (plan.bundle !== undefined) ready.push(bundleLoad(this, plan.bundle, this.bundleTargets, proxmox.adminKey.privateKeyOpenssh, ready));
         this.ready = ready;
-        const hosts = plan.hosts.map((host) => {
-            const { host: address, user, hostKey } = proxmox.connection(host.name);
-            return pulumi.all([address, user, hostKey]).apply(([reachedAt, admin, key]) => ({
-                name: host.name,
-                address: reachedAt,
-                sshPort: 22,
-                user: admin as string,
-                hostKey: key as string,
-                registry: REGISTRY_LISTEN,
-                chartsRoot: PATHS.charts,
-                filesRoot: PATHS.files,
-            }));
-        });
-        this.bundleTargets = pulumi.all(hosts).apply((all) => ({ registryHost: names.registry, chartsUrl: this.chartsUrl, filesHost: names.files, hosts: all }));
         this.registerOutputs({ registryHost: this.registryHost, chartsUrl: this.chartsUrl, filesUrl: this.filesUrl, bundleTargets: this.bundleTargets });
     }
+}
+
+/**
+ * The loader of npm run bundle:load, run where pulumi runs, after every VM's registry and nginx
+ * (`services`), with what it reaches the VMs by on its standard input (secret: the admin key), so
+ * that it needs no stack output of an earlier update.
+ */
+function bundleLoad(
+    parent: pulumi.Resource,
+    bundle: NonNullable<InfraServicesPlan["bundle"]>,
+    targets: pulumi.Output<BundleTargets>,
+    adminKey: pulumi.Output<string>,
+    services: readonly pulumi.Resource[],
+): command.local.Command {
+    const access = pulumi.all([targets, adminKey]).apply(([bundleTargets, sshPrivateKey]) => JSON.stringify({ bundleTargets, sshPrivateKey }));
+    return new command.local.Command(
+        "bundle-load",
+        {
+            create: `node scripts/run-compiled.js bundle/loadCli ${shellQuote(pulumi.getStack())} ${shellQuote(bundle.dir)} --outputs -`,
+            stdin: pulumi.secret(access),
+            // Loaded again when the bundle's manifest changes, and when a VM is reached anew.
+            triggers: [bundle.manifestSha256],
+        },
+        // Every VM's registry and nginx run before anything is loaded into them.
+        { parent, dependsOn: [...services] },
+    );
+}
+
+/** Where a bundle loader writes, VM by VM: how each infra VM is reached and where its services keep their data. */
+function bundleTargetsOf(plan: InfraServicesPlan, proxmox: ProxmoxLayer, chartsUrl: string): pulumi.Output<BundleTargets> {
+    const hosts = plan.hosts.map((host) => {
+        const { host: address, user, hostKey } = proxmox.connection(host.name);
+        return pulumi.all([address, user, hostKey]).apply(([reachedAt, admin, key]) => ({
+            name: host.name,
+            address: reachedAt,
+            sshPort: 22,
+            user: admin as string,
+            hostKey: key as string,
+            registry: REGISTRY_LISTEN,
+            chartsRoot: PATHS.charts,
+            filesRoot: PATHS.files,
+        }));
+    });
+    return pulumi.all(hosts).apply((all) => ({ registryHost: plan.names.registry, chartsUrl, filesHost: plan.names.files, hosts: all }));
 }

@@ -1,5 +1,9 @@
 // The infra VM services' plan: the VMs that run the registry, the chart repository and the files
 // area (every infra VM), under which names, with which registry account; and the data disk they live on.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { MANIFEST, readManifest, type Manifest } from "../bundle/manifest";
 import type { Environment, StackConfig } from "../config";
 import type { Problems } from "../config/problems";
 import type { ServiceNames } from "../dns/plan";
@@ -14,12 +18,34 @@ export interface InfraServicesPlan {
     readonly registryUsername: string;
     /** The pull-only account of the nodes. */
     readonly registryPullUsername: string;
+    /** The contour bundle pulumi up loads into every infra VM, when the stack names one. */
+    readonly bundle?: { readonly dir: string; readonly manifestSha256: string };
 }
 
 /** What the infra services' plan reads of the configuration. */
-export type InfraServicesConfig = Pick<StackConfig, "environment" | "vms" | "registry">;
+export type InfraServicesConfig = Pick<StackConfig, "environment" | "vms" | "registry" | "bundle">;
 
-export function planInfraServices(config: InfraServicesConfig, names: ServiceNames | undefined, problems: Problems): InfraServicesPlan | undefined {
+/**
+ * The bundle the stack names: a folder holding a bundle's manifest.json made for this stack. Its
+ * content is checked against the stack's own list when it is loaded, before anything is written.
+ */
+function planBundle(dir: string, stackName: string, problems: Problems): InfraServicesPlan["bundle"] {
+    const absolute = path.resolve(dir);
+    let manifest: Manifest;
+    try {
+        manifest = readManifest(absolute);
+    } catch (error) {
+        problems.fail("bundle.dir", dir, `${(error as Error).message.split("\n")[0]}; give the folder npm run bundle filled (or leave bundle.dir out and load it with npm run bundle:load)`);
+        return undefined;
+    }
+    if (manifest.stack !== stackName) {
+        problems.fail("bundle.dir", dir, `holds a bundle of ${manifest.stack}, not of this stack (${stackName}); fill one with npm run bundle -- ${stackName} --out <dir>`);
+        return undefined;
+    }
+    return { dir: absolute, manifestSha256: createHash("sha256").update(fs.readFileSync(path.join(absolute, MANIFEST))).digest("hex") };
+}
+
+export function planInfraServices(config: InfraServicesConfig, names: ServiceNames | undefined, stackName: string, problems: Problems): InfraServicesPlan | undefined {
     const scope = problems.scope();
     problems = scope;
     if (config.vms.infra.dataDiskGiB === undefined) {
@@ -34,9 +60,17 @@ export function planInfraServices(config: InfraServicesConfig, names: ServiceNam
     if (pullUsername === username) {
         problems.fail("registry.pullUsername", pullUsername, "registry.username is the push account already; the nodes' account must be another, so that they can only read");
     }
+    const bundle = config.bundle.dir === undefined ? undefined : planBundle(config.bundle.dir, stackName, problems);
     if (scope.count > 0 || names === undefined) {
         return undefined;
     }
     const { registry, charts, files } = names;
-    return { environment: config.environment, hosts: names.servers, names: { registry, charts, files }, registryUsername: username, registryPullUsername: pullUsername };
+    return {
+        environment: config.environment,
+        hosts: names.servers,
+        names: { registry, charts, files },
+        registryUsername: username,
+        registryPullUsername: pullUsername,
+        ...(bundle === undefined ? {} : { bundle }),
+    };
 }

@@ -5,9 +5,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { option } from "../bundle/cliOptions";
-import { kubesprayDownloads, renderedGroupVars, withKubespray, type KubesprayDownloads } from "../bundle/kubespray";
+import { admissionProblems, kubesprayOfBundle } from "../bundle/admit";
+import { kubesprayDownloads, renderedGroupVars, type KubesprayDownloads } from "../bundle/kubespray";
 import { bundleList, destinationClashes } from "../bundle/list";
-import { missingFromBundle, readManifest } from "../bundle/manifest";
+import { readManifest } from "../bundle/manifest";
 import { renderedStack } from "../bundle/stack";
 import { auditFiles, firstBootFindings, mirrorList } from "./audit";
 import { listStacks } from "./stackConfig";
@@ -54,12 +55,12 @@ async function main(argv: readonly string[]): Promise<number> {
     let kubespray: KubesprayDownloads;
     if (kubesprayDir !== undefined) kubespray = kubesprayDownloads(kubesprayDir, groupVars);
     else {
-        const tarball = manifest?.items.find((item) => item.destination === plan.cluster.kubernetes.kubespraySource.url);
-        if (tarball === undefined || bundleDir === undefined) {
+        const fromBundle = bundleDir === undefined || manifest === undefined ? undefined : kubesprayOfBundle(plan, files, bundleDir, manifest);
+        if (fromBundle === undefined) {
             console.log(`\nThe bundle holds no Kubespray release (${plan.cluster.kubernetes.kubespraySource.url}): its downloads cannot be listed; give one with --kubespray`);
             return 1;
         }
-        kubespray = withKubespray(path.join(bundleDir, tarball.path), (dir) => kubesprayDownloads(dir, groupVars));
+        kubespray = fromBundle;
     }
     const list = bundleList(plan, files, kubespray);
     console.log(`\nThe contour bundle of ${stack}: ${list.length} items`);
@@ -67,8 +68,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const clashes = destinationClashes(list);
     for (const clash of clashes) console.log(`  clash: two sources for one place in the contour: ${clash}`);
     if (manifest === undefined) return findings.length === 0 && clashes.length === 0 ? 0 : 1;
-    const missing = missingFromBundle(list, manifest);
-    console.log(`\nAgainst the bundle in ${bundleDir}: ${missing.length === 0 ? "nothing missing" : `${missing.length} missing`}`);
+    // What bundle:load checks before it writes anything: the same verdict.
+    const missing = bundleDir === undefined ? [] : admissionProblems(list, manifest, bundleDir);
+    console.log(`\nAgainst the bundle in ${bundleDir}: ${missing.length === 0 ? "nothing missing" : `${missing.length} problem(s), so bundle:load refuses it`}`);
     for (const line of missing) console.log(`  ${line}`);
     return findings.length === 0 && clashes.length === 0 && missing.length === 0 ? 0 : 1;
 }

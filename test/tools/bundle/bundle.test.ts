@@ -84,9 +84,11 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         return JSON.parse(fs.readFileSync(result, "utf8"));
     }
 
-    function load(options: { outputs?: string; mirrorRoot?: boolean } = {}): { status: number | null; output: string } {
-        const mirror = options.mirrorRoot === false ? [] : ["--mirror-root", mirrorRoot()];
-        const ran = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", options.outputs ?? outputs, ...mirror]);
+    /** bundle:load as the CLI runs it, for the test's own stack document (production with the stand-ins' pins). */
+    function load(options: { outputs?: string; mirrorRoot?: boolean; dir?: string } = {}): { status: number | null; output: string } {
+        const params = path.join(work, "load.json");
+        fs.writeFileSync(params, JSON.stringify({ stack: STACK, document, dir: options.dir ?? bundle(), outputs: options.outputs ?? outputs, ...(options.mirrorRoot === false ? {} : { mirrorRoot: mirrorRoot() }) }));
+        const ran = inContour([process.execPath, "-r", "ts-node/register", path.join(__dirname, "loadDriver.ts"), params]);
         return { status: ran.status, output: ran.stdout + ran.stderr };
     }
 
@@ -330,7 +332,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         try {
             const { status, output } = load();
             assert.equal(status, 2, output);
-            assert.match(output, new RegExp(`fails verification, so nothing was loaded:\\n  - ${image.path}: blob ${layers[0]?.digest} holds sha256:`));
+            assert.match(output, new RegExp(`nothing was loaded:\\n  - damaged: ${image.path}: blob ${layers[0]?.digest} holds sha256:`));
             for (const infra of infras) {
                 assert.deepEqual(catalog(infra), []);
                 assert.deepEqual([...tree(path.join(infra.work, "files")).keys()], []);
@@ -402,6 +404,72 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         assert.equal(status, 0, output);
         assert.match(output, /Loaded 0, already present \d+, failed 0/);
         assert.deepEqual(infras.map((infra) => fs.statSync(path.join(infra.work, "files", "pypi", "simple", "index.html")).mtimeMs), before);
+    });
+
+    /** Everything a load can write: each infra VM's files area, chart repository and registry, and the mirror root. */
+    const written = () => JSON.stringify([...infras.map((infra) => [[...tree(path.join(infra.work, "files"))], [...tree(infra.chartsRoot)], catalog(infra)]), [...tree(mirrorRoot())]]);
+
+    it("refuses a bundle that is not exactly the stack's list, before writing anything: the committed stack's pins, an unlisted item, other content for a pinned item, a path outside the bundle, a percent-encoded destination", () => {
+        const before = written();
+        // The real CLI reads the committed stack file, whose pins are the real artifacts', not the stand-ins'.
+        const cli = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", outputs, "--mirror-root", mirrorRoot()]);
+        assert.equal(cli.status, 2, cli.stdout + cli.stderr);
+        assert.match(cli.stderr, /nothing was loaded:\n(.*\n)*  - wrong content: file https:\/\/cloud-images\.ubuntu\.com\/.* the stack pins sha256:d1940f7d/);
+        // The audit gives the same verdict before anyone loads (README: first deployment, step 4).
+        const audit = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "render/auditCli", STACK, "--bundle", bundle()]);
+        assert.equal(audit.status, 1, audit.stdout + audit.stderr);
+        assert.match(audit.stdout, /Against the bundle in .*: \d+ problem\(s\), so bundle:load refuses it\n(.*\n)*  wrong content: file https:\/\/cloud-images\.ubuntu\.com\//);
+        const crafted = (name: string, change: (dir: string, items: Manifest["items"]) => void) => {
+            const dir = path.join(work, `crafted-${name}`);
+            fs.cpSync(bundle(), dir, { recursive: true });
+            const items = structuredClone(manifest.items);
+            change(dir, items);
+            fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ stack: STACK, items }));
+            return load({ dir });
+        };
+        const release = (items: Manifest["items"]) => items.find((item) => item.kind === "in-house") as Manifest["items"][number];
+        const cases: [string, (dir: string, items: Manifest["items"]) => void, RegExp][] = [
+            [
+                "unlisted",
+                (dir, items) => {
+                    fs.writeFileSync(path.join(dir, "files", "extra.sh"), "echo planted\n");
+                    items.push({ kind: "file", source: "https://example.com/extra.sh", destination: "https://files.erp.uno/extra.sh", path: "files/extra.sh", size: 13, sha256: sha256(path.join(dir, "files", "extra.sh")), verified: "nothing" });
+                },
+                /not in the stack's list: file https:\/\/example\.com\/extra\.sh -> https:\/\/files\.erp\.uno\/extra\.sh/,
+            ],
+            [
+                "other-content",
+                (dir, items) => {
+                    const item = release(items);
+                    fs.writeFileSync(path.join(dir, item.path), "another release\n");
+                    item.sha256 = sha256(path.join(dir, item.path));
+                },
+                /wrong content: in-house .*erldns-3\.0\.0\.tar\.gz: the bundle has sha256:[0-9a-f]{64}, the stack pins sha256:/,
+            ],
+            [
+                "dotdot",
+                (_dir, items) => {
+                    release(items).path = "../outside/erldns-3.0.0.tar.gz";
+                },
+                /unsafe path: \.\.\/outside\/erldns-3\.0\.0\.tar\.gz has empty, \. or \.\. segments/,
+            ],
+            [
+                "percent-encoded",
+                (dir, items) => {
+                    const item = release(items);
+                    items.push({ ...item, destination: "https://files.erp.uno/synrc-ns/..%2F..%2F..%2Fetc%2Fcron.d%2Fplanted" });
+                    fs.writeFileSync(path.join(dir, "unused"), "");
+                },
+                /unsafe destination: https:\/\/files\.erp\.uno\/synrc-ns\/\.\.%2F.* has a percent-encoded \/, \\, \. or NUL in its path/,
+            ],
+        ];
+        for (const [name, change, message] of cases) {
+            const { status, output } = crafted(name, change);
+            assert.equal(status, 2, `${name}: ${output}`);
+            assert.match(output, /nothing was loaded/, name);
+            assert.match(output, message, name);
+        }
+        assert.equal(written(), before, "a refused bundle wrote something");
     });
 
     it("fails naming a VM it cannot reach (a host key that is not the VM's), still loads the others, and lists the mirror's files without --mirror-root", () => {

@@ -3,6 +3,8 @@
 // what is accepted, changes the verdict on a config).
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { ConfigError } from "../../../config";
 import { configKeys } from "../../../config/keys";
 import { BEGIN, END, README, withGeneratedTable } from "../../../scripts/docs";
@@ -36,6 +38,10 @@ const set = (key: string, value: unknown): Edit => (doc) => {
     node[rest[rest.length - 1] as string] = structuredClone(value);
 };
 const hex = (length: number, digit = "a") => digit.repeat(length);
+/** An (empty) bundle of the dev stack, for bundle.dir. */
+const DEV_BUNDLE = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-keys-bundle-"));
+fs.writeFileSync(path.join(DEV_BUNDLE, "manifest.json"), JSON.stringify({ stack: "dev", items: [] }));
+after(() => fs.rmSync(DEV_BUNDLE, { recursive: true, force: true }));
 const oneRecord: Edit = set("dns.extraRecords", [{ name: "mail", type: "A", data: { ip: "10.0.10.40" } }]);
 const record = (patch: Record<string, unknown>): Edit => (doc) => Object.assign(at(doc, "dns").extraRecords[0], patch);
 
@@ -165,6 +171,7 @@ const EDITS: Record<string, KeyEdit> = {
     },
     "apps.argocd.imageTag": { edit: set("apps.argocd.imageTag", "v3.1.9") },
     "apps.argocd.redisImageTag": { edit: set("apps.argocd.redisImageTag", "7.2.12-alpine") },
+    "bundle.dir": { edit: set("bundle.dir", DEV_BUNDLE) },
 };
 
 /**
