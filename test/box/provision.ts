@@ -343,13 +343,13 @@ export async function serveDatacenterMirror(vm: InfraVmBox, mirrorUrl: string, f
 /**
  * Relays to the infra VM's DNS server at its address, for boxes that reach it only by Unix
  * sockets: `tcp` carries a stream to its TCP port 53, `udp` takes length-prefixed messages and
- * asks its UDP port 53 (files/dns_stream_to_udp.py), so that both of synrc/ns's listeners answer.
+ * asks its UDP port 53 (files/dns_relay.py stream-to-udp), so that both of synrc/ns's listeners answer.
  */
 export async function dnsRelays(vm: InfraVmBox, socat: string): Promise<{ tcp: string; udp: string }> {
     const tcp = path.join(vm.box.dir, "dns-tcp.sock");
     const udp = path.join(vm.box.dir, "dns-udp.sock");
     await vm.box.runInNetwork(socat, ["-d", "-d", `UNIX-LISTEN:${tcp},fork,mode=600,unlink-early`, `TCP:${vm.address}:53`], `${vm.name}'s DNS over TCP`, { unix: tcp });
-    await vm.box.runInNetwork("python3", ["-u", path.join(__dirname, "files", "dns_stream_to_udp.py"), udp, vm.address, "53"], `${vm.name}'s DNS over UDP`, { unix: udp });
+    await vm.box.runInNetwork("python3", ["-u", path.join(__dirname, "files", "dns_relay.py"), "stream-to-udp", udp, vm.address, "53"], `${vm.name}'s DNS over UDP`, { unix: udp });
     return { tcp, udp };
 }
 
