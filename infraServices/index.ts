@@ -174,7 +174,8 @@ function bundleLoad(
         {
             create: `node scripts/run-compiled.js bundle/loadCli ${shellQuote(pulumi.getStack())} ${shellQuote(bundle.dir)} --outputs -`,
             stdin: pulumi.secret(access),
-            // Loaded again when the bundle's manifest changes, and when a VM is reached anew.
+            // Loaded again when the bundle's manifest changes, and when a VM is reached anew: without an
+            // `update`, `create` runs again whenever an input changes (@pulumi/command 1.2.1 local/command.d.ts).
             triggers: [bundle.manifestSha256],
         },
         // Every VM's registry and nginx run before anything is loaded into them.

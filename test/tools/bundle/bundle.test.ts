@@ -64,13 +64,14 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
     const mirrorRoot = () => path.join(work, "mirror");
 
     /** Runs a command where the public names and the contour's names are 127.0.0.1 and the test CAs are trusted. */
-    function inContour(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+    function inContour(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string): { status: number | null; stdout: string; stderr: string } {
         const script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/ssl/certs/ca-certificates.crt && shift 2 && exec "$@"';
         const result = spawnSync("unshare", ["--mount", "--", "bash", "-c", script, "in-contour", hostsFile, caBundle, ...args], {
             encoding: "utf8",
             cwd: ROOT,
             env: { ...process.env, PIP_CERT: caBundle, ...env },
             maxBuffer: 64 << 20,
+            ...(input === undefined ? {} : { input }),
         });
         return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     }
@@ -412,7 +413,8 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
     it("refuses a bundle that is not exactly the stack's list, before writing anything: the committed stack's pins, an unlisted item, other content for a pinned item, a path outside the bundle, a percent-encoded destination", () => {
         const before = written();
         // The real CLI reads the committed stack file, whose pins are the real artifacts', not the stand-ins'.
-        const cli = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", outputs, "--mirror-root", mirrorRoot()]);
+        // It reads the targets and the key from standard input, as the program's bundle-load step gives them.
+        const cli = inContour([process.execPath, path.join(ROOT, "scripts", "run-compiled.js"), "bundle/loadCli", STACK, bundle(), "--outputs", "-", "--mirror-root", mirrorRoot()], {}, fs.readFileSync(outputs, "utf8"));
         assert.equal(cli.status, 2, cli.stdout + cli.stderr);
         assert.match(cli.stderr, /nothing was loaded:\n(.*\n)*  - wrong content: file https:\/\/cloud-images\.ubuntu\.com\/.* the stack pins sha256:d1940f7d/);
         // The audit gives the same verdict before anyone loads (README: first deployment, step 4).
