@@ -10,13 +10,14 @@
 //    Machines are noisy: the ratios within one run are what count.
 // 2. The blast radius of the day-2 edits a PR review sees, as `pulumi preview` shows them.
 // 3. The longest dependency chain of production and of the 200-VM stack: resources, and stages with
-//    estimated durations (estimates, written below, not measurements).
+//    estimated durations (estimates, in render/bringUp.ts, not measurements).
 // The last line sums up the figures.
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { runStack, type RecordedResource } from "../render/engine";
 import { fromConfigMap, loadOfflineConfig, ROOT, stackDocument } from "../render/stackConfig";
 import { blastRadius } from "../render/steps";
+import { estimateSeconds, longestChain } from "../render/bringUp";
 import { syntheticStack } from "./syntheticStack";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -93,64 +94,6 @@ async function previewRadii(): Promise<{ edit: string; radius: ReturnType<typeof
     return rows;
 }
 
-/**
- * Estimated durations on a real contour, in seconds, by what a resource does (estimates for the
- * chain's shape, not measurements): a full clone and start, a first boot that installs packages
- * from the mirror, Kubespray's cluster.yml, ArgoCD's first sync of erp-uno.
- */
-function estimateSeconds(resource: RecordedResource): number {
-    const { type, name } = resource;
-    if (type === "proxmoxve:download/fileLegacy:FileLegacy") return 300;
-    if (type === "proxmoxve:index/vmLegacy:VmLegacy") return name.startsWith("template-") ? 60 : 90;
-    if (type === "command:remote:Command" || type === "command:local:Command") {
-        if (name === "kubespray") return 2400;
-        if (name.endsWith("-ready")) return 300;
-        if (name === "erp-uno-synced") return 900;
-        if (/-(registry|nginx|synrc-ns)$/.test(name)) return 60;
-        if (name.startsWith("publish-")) return 30;
-        return 5;
-    }
-    if (type === "kubernetes:helm.sh/v3:Release") return 180;
-    if (type.startsWith("kubernetes:")) return 2;
-    if (type.startsWith("proxmoxve:")) return 2;
-    return 0;
-}
-
-/** The longest chain of custom resources through their dependencies (a component stands for every resource in it). */
-function longestChain(resources: readonly RecordedResource[]): { byCount: RecordedResource[]; bySeconds: RecordedResource[]; seconds: number } {
-    const custom = resources.filter((r) => r.custom);
-    const children = new Map<string, string[]>();
-    for (const r of resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r.urn]);
-    const byUrn = new Map(resources.map((r) => [r.urn, r]));
-    const customUnder = (urn: string): string[] => {
-        const r = byUrn.get(urn);
-        if (r?.custom) return [urn];
-        return (children.get(urn) ?? []).flatMap(customUnder);
-    };
-    // A resource waits for its provider too (the Kubernetes objects for the provider built from the kubeconfig).
-    const deps = new Map(custom.map((r) => [r.urn, [...new Set([...r.dependencies, ...(r.provider ? [r.provider] : [])].flatMap(customUnder))].filter((d) => d !== r.urn)]));
-    const best = (weight: (r: RecordedResource) => number) => {
-        const memo = new Map<string, { total: number; chain: string[] }>();
-        const visit = (urn: string): { total: number; chain: string[] } => {
-            const known = memo.get(urn);
-            if (known) return known;
-            let longest = { total: 0, chain: [] as string[] };
-            for (const dep of deps.get(urn) ?? []) {
-                const candidate = visit(dep);
-                if (candidate.total > longest.total) longest = candidate;
-            }
-            const result = { total: longest.total + weight(byUrn.get(urn) as RecordedResource), chain: [...longest.chain, urn] };
-            memo.set(urn, result);
-            return result;
-        };
-        return custom.map((r) => visit(r.urn)).reduce((a, b) => (b.total > a.total ? b : a));
-    };
-    const byCount = best(() => 1);
-    const bySeconds = best(estimateSeconds);
-    const resolve = (chain: string[]) => chain.map((urn) => byUrn.get(urn) as RecordedResource);
-    return { byCount: resolve(byCount.chain), bySeconds: resolve(bySeconds.chain), seconds: bySeconds.total };
-}
-
 async function main() {
     execFileSync(process.execPath, [path.join(ROOT, "scripts", "run-compiled.js"), "--build"], { stdio: "inherit" });
     console.log(`render, one process each, median of ${RUNS} (node ${process.version}; CPU includes helm's)`);
@@ -182,7 +125,7 @@ async function main() {
         );
     }
 
-    console.log("\nlongest dependency chain (estimated durations are estimates, scripts/bench.ts)");
+    console.log("\nlongest dependency chain (estimated durations are estimates, render/bringUp.ts)");
     const chains: Record<string, ReturnType<typeof longestChain>> = {};
     for (const [label, offline] of [["production", loadOfflineConfig("production")], ["200 VMs", syntheticStack(200)]] as const) {
         const run = await runStack({ stack: "production", config: offline.config, secretKeys: offline.secretKeys });

@@ -98,6 +98,12 @@ def name_of(resource):
     return f"{resource.get('kind')} {namespace + '/' if namespace else ''}{resource.get('name')}"
 
 
+def elapsed(since):
+    """The time since `since` (time.monotonic()), as +H:MM:SS for the progress lines."""
+    seconds = int(time.monotonic() - since)
+    return "+%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
 def read_application(kubectl, namespace, name):
     result = subprocess.run(
         [*kubectl, "get", "applications.argoproj.io", name, "--namespace", namespace, "--output", "json"],
@@ -117,7 +123,8 @@ def main():
     timeout = float(os.environ["TIMEOUT_SECONDS"])
     poll = float(os.environ["POLL_SECONDS"])
     kubectl = os.environ["KUBECTL"].split()
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     last_said = None
     app = None
     last_error = None
@@ -131,7 +138,7 @@ def main():
             last_error = str(error)
             state, summary = "waiting", f"cannot read the Application: {last_error}"
         if summary != last_said:
-            print(f"{namespace}/{name}: {summary}", file=sys.stderr, flush=True)
+            print(f"{elapsed(started)} {namespace}/{name}: {summary}", file=sys.stderr, flush=True)
             last_said = summary
         if state == "ready":
             print(f"{namespace}/{name}: {summary}")

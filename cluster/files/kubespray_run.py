@@ -255,6 +255,23 @@ def _describe(run):
     return run["playbook"] if "playbook" in run else "taint of %s" % ", ".join(run["taint"])
 
 
+STARTED = time.monotonic()
+
+
+def elapsed():
+    """The time since the runner started, as +H:MM:SS for its progress lines."""
+    seconds = int(time.monotonic() - STARTED)
+    return "+%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def progress_line(line):
+    """Ansible's PLAY and TASK headers with the time elapsed, so that the output of a long run says
+    where it is and since when; other lines as they are."""
+    if line.startswith(("PLAY [", "TASK [", "PLAY RECAP")):
+        return "%s %s" % (elapsed(), line)
+    return line
+
+
 def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
     inventories = ["-i", os.path.join(work, "inventory", "hosts.yaml")]
     if run.get("removedHosts"):
@@ -280,11 +297,11 @@ def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     log_path = os.path.join(log_dir, "kubespray-%s-%s.log" % (stamp, os.path.basename(run["playbook"])))
     for attempt in (1, 2):
-        print("erpdc: running %s (attempt %d), log %s" % (" ".join(command[len(inventories) + 1:]), attempt, log_path), flush=True)
+        print("erpdc: %s running %s (attempt %d), log %s" % (elapsed(), " ".join(command[len(inventories) + 1:]), attempt, log_path), flush=True)
         with open(log_path, "a") as log:
             process = subprocess.Popen(command, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for line in process.stdout:
-                sys.stdout.write(line)
+                sys.stdout.write(progress_line(line))
                 log.write(line)
             process.wait()
         if process.returncode != UNREACHABLE:
@@ -544,7 +561,7 @@ def main():
             _write_everywhere(settings, key, current, JOURNAL, journal)
         _write_record(settings, key, current, current, known_hosts)
         _remove_journal(settings, key, current)
-        print("erpdc: applied %s" % ", ".join(_describe(run) for run in journal["runs"]))
+        print("erpdc: %s applied %s" % (elapsed(), ", ".join(_describe(run) for run in journal["runs"])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -113,6 +113,8 @@ export interface BoxOptions {
     readonly expose?: readonly number[];
     /** Host services the box reaches on 127.0.0.1:PORT (e.g. the datacenter mirror on 80). */
     readonly inbound?: Readonly<Record<number, HostTarget>>;
+    /** Host folders the box sees read-only: path in the box -> path on the host (systemd-nspawn --bind-ro). */
+    readonly readOnlyBinds?: Readonly<Record<string, string>>;
     /** Where the box's directory goes; default $ERPDC_BOX_WORK or the OS temp dir. */
     readonly workDir?: string;
     /** Unpack the root into a tmpfs mounted on the box's root dir (default true; ERPDC_BOX_TMPFS=0 turns it off). */
@@ -535,6 +537,7 @@ export class Box {
             "--resolv-conf=off",
             "--timezone=off",
             `--bind=${this.relayDir}:${RELAY_IN_BOX}`,
+            ...Object.entries(this.options.readOnlyBinds ?? {}).map(([inBox, onHost]) => `--bind-ro=${onHost}:${inBox}`),
             "--console=read-only",
         ];
         // The shell moves itself into the box's own cgroup directories (or nspawn would write into the
@@ -680,8 +683,8 @@ export class Box {
         return result;
     }
 
-    /** The host PID of the box's PID 1. */
-    private leader(): number {
+    /** The host PID of the box's PID 1 (its network namespace is /proc/<pid>/ns/net). */
+    leader(): number {
         if (this.leaderPid !== undefined && fs.existsSync(`/proc/${this.leaderPid}`)) return this.leaderPid;
         if (!this.running) throw new Error(`box ${this.name} is not running`);
         const nspawnPid = this.nspawn?.pid;

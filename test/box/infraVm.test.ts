@@ -16,7 +16,7 @@ import { helmBinary } from "../../render/helm";
 import { Box, ensureRoot, type BoxImage } from "./box";
 import { buildRelease, type BuiltRelease } from "../../dns/release/recipe";
 import { answerLines, digCommand, zoneQueries } from "../dnsAnswers";
-import { commandsFor, configureContainerd, NetworkWatch, nsProcess, probeImage, runAsOperator, runVmCommand, serveDatacenterMirror, startInfraVm, type InfraVmBox, type VmCommand } from "./provision";
+import { commandsFor, configureContainerd, NetworkWatch, nsProcess, probeImage, runAsOperator, runVmCommand, serveDatacenterMirror, startVm, type InfraVmBox, type VmCommand } from "./provision";
 
 const DOMAIN = "erp.uno";
 const NAMES = ["registry", "charts", "files"].map((name) => `${name}.${DOMAIN}`);
@@ -55,7 +55,7 @@ describe("the infra VM provisioned for real in a box", function () {
         pull = { username: "erpdc-pull", password: String(production.outputs.registryPullPassword?.value) };
         ca = makeCa(work, [...NAMES, `${VM}.${DOMAIN}`]);
         watch = new NetworkWatch(path.join(work, "first-boot.pcap"));
-        infra = await startInfraVm(production, VM, { image, ca, work, expose: [443], onLeader: watch.start });
+        infra = await startVm(production, VM, { image, ca, work, expose: [443], onLeader: watch.start });
         ({ box, address, hostKey, commands } = infra);
         console.log("      adapted for a Debian 12 container (everything else is the rendered user-data):");
         for (const { key, why } of infra.adaptations) console.log(`        - ${key}: ${why}`);

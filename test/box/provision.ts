@@ -7,6 +7,8 @@ import * as path from "path";
 import YAML from "yaml";
 import type { RecordedResource, StackRun } from "../../render/engine";
 import { find } from "../helpers";
+import { shellQuote } from "../../lib/remote";
+import { commandOrder } from "../../render/bringUp";
 import { run as runTool, type TestCa } from "../tools/support";
 import { Box, type BoxImage, type RunResult } from "./box";
 
@@ -106,7 +108,7 @@ export function commandsFor(resources: readonly RecordedResource[], address: str
     return ordered;
 }
 
-/** An infra VM of a stack booted in a box with its own first boot, ready for its command resources. */
+/** A VM of a stack booted in a box with its own first boot, ready for its command resources. */
 export interface InfraVmBox {
     readonly name: string;
     readonly address: string;
@@ -120,16 +122,22 @@ export interface InfraVmBox {
     readonly adaptations: readonly Adaptation[];
 }
 
+export interface VmBoxOptions {
+    readonly image: BoxImage;
+    readonly ca: TestCa;
+    readonly work: string;
+    readonly expose: readonly number[];
+    readonly onLeader?: (leaderPid: number) => void | Promise<void>;
+    readonly readOnlyBinds?: Readonly<Record<string, string>>;
+}
+
 /**
- * Boots a box for infra VM `vm` of a stack run made with `revealSecrets`: its rendered user-data
- * (adapted for a Debian container) and vendor-data, the admin user and host key they give, and the
- * box ports in `expose` reachable from the host.
+ * Boots a box for VM `vm` of a stack run made with `revealSecrets` (an infra VM or a Kubernetes
+ * node): its rendered user-data (adapted for a Debian container) and vendor-data, the admin user
+ * and host key they give, the VM's address on its loopback, and the box ports in `expose`
+ * reachable from the host.
  */
-export async function startInfraVm(
-    stack: StackRun,
-    vm: string,
-    options: { image: BoxImage; ca: TestCa; work: string; expose: readonly number[]; onLeader?: (leaderPid: number) => void | Promise<void> },
-): Promise<InfraVmBox> {
+export async function startVm(stack: StackRun, vm: string, options: VmBoxOptions): Promise<InfraVmBox> {
     const address = (stack.outputs.inventory?.value as { name: string; address: string }[]).find((entry) => entry.name === vm)?.address;
     if (address === undefined) throw new Error(`the stack has no VM ${vm}`);
     const ready = find(stack.resources, `${vm}-ready`);
@@ -143,6 +151,7 @@ export async function startInfraVm(
     const { userData, adaptations } = adaptUserData(rendered, { debianMirror, caPem: fs.readFileSync(options.ca.caCert, "utf8") });
     const box = await Box.start({
         ...(options.onLeader === undefined ? {} : { onLeader: options.onLeader }),
+        ...(options.readOnlyBinds === undefined ? {} : { readOnlyBinds: options.readOnlyBinds }),
         image: options.image,
         name: `erpdc-${vm}-${process.pid}`,
         hostname: vm,
@@ -153,11 +162,28 @@ export async function startInfraVm(
         expose: options.expose,
     });
     // The VM's address, where synrc/ns listens, as its network-config would give it to its NIC.
-    await box.exec(`ip addr add ${address}/32 dev lo`);
-    adaptations.push({ key: "network-config (the VM's address)", why: `${address} is on the box's loopback, its only interface, so that synrc/ns can listen where it does on the VM` });
-    // Kubespray runs from the first infra VM too, but needs the Kubernetes nodes: never run here.
+    await box.exec(`ip link set lo up && ip addr add ${address}/32 dev lo`);
+    adaptations.push({ key: "network-config (the VM's address)", why: `${address} is on the box's loopback, its only interface, so that its services can listen where they do on the VM` });
+    // Kubespray runs from the first infra VM too, but needs the Kubernetes nodes: run on its own.
     const commands = commandsFor(stack.resources, address).filter((command) => command.name !== "kubespray");
     return { name: vm, address, box, hostKey: connection.hostKey.trim(), adminKey, commands, adaptations };
+}
+
+/** A command resource in the order the engine may run it: on a VM over SSH, or on the operator's machine. */
+export interface ProgramStep {
+    readonly name: string;
+    readonly type: "command:remote:Command" | "command:local:Command";
+    /** The VM's address, for a remote command. */
+    readonly host?: string;
+    readonly resource: RecordedResource;
+}
+
+/** Every command resource of a stack run in the order the program's guide gives (render/bringUp.ts commandOrder). */
+export function programOrder(resources: readonly RecordedResource[]): ProgramStep[] {
+    return commandOrder(resources).map((resource) => {
+        const host = (resource.revealedInputs?.connection as { host?: string } | undefined)?.host;
+        return { name: resource.name, type: resource.type as ProgramStep["type"], ...(host === undefined ? {} : { host }), resource };
+    });
 }
 
 /** Runs one of the VM's command resources over SSH as @pulumi/command would, with the test CA's TLS files. */
@@ -206,7 +232,9 @@ export function probeImage(work: string, ca: TestCa, tag: string, content: strin
  * the tls provider would have put there during pulumi up.
  */
 export function withRealTls(stdin: string, files: { certificate: string; key: string; ca: string }): string {
-    const bundle = JSON.parse(stdin) as { files: { path: string; content: string }[] };
+    const bundle = JSON.parse(stdin) as { files: { path: string; content: string }[] | Record<string, string> };
+    // Kubespray's bundle names its inventory's files by name, and holds no TLS file.
+    if (!Array.isArray(bundle.files)) return stdin;
     for (const file of bundle.files) {
         if (file.path === "/usr/local/share/ca-certificates/erpdc-contour-ca.crt") file.content = files.ca;
         if (/^\/etc\/nginx\/tls\/[a-z]+\.crt$/.test(file.path)) file.content = files.certificate;
@@ -226,7 +254,15 @@ export function runAsOperator(
     vms: readonly { readonly box: Box; readonly sshAddress: string }[],
     socat: string,
     script: string,
-    options: { env: Readonly<Record<string, string>>; names: readonly string[]; cwd: string },
+    options: {
+        env: Readonly<Record<string, string>>;
+        names: readonly string[];
+        cwd: string;
+        /** The script's standard input (a local command's stdin). */
+        stdin?: string;
+        /** Host files mounted over other paths in the operator's namespace: path -> file. */
+        binds?: Readonly<Record<string, string>>;
+    },
 ): Promise<{ code: number; output: string }> {
     const [first] = vms;
     if (first === undefined) throw new Error("runAsOperator needs at least one box");
@@ -237,21 +273,24 @@ export function runAsOperator(
         "ip link set lo up",
         ...vms.map((vm) => `ip addr add ${vm.sshAddress}/32 dev lo`),
         `mount --bind ${hosts} /etc/hosts`,
+        ...Object.entries(options.binds ?? {}).map(([target, file]) => `mount --bind ${shellQuote(file)} ${shellQuote(target)}`),
         "relays=()",
         "trap 'kill \"${relays[@]}\" 2>/dev/null' EXIT",
         `${socat} TCP-LISTEN:443,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${first.box.relaySocket(443)} & relays+=($!)`,
         ...vms.map((vm) => `${socat} TCP-LISTEN:22,bind=${vm.sshAddress},fork,reuseaddr UNIX-CONNECT:${vm.box.relaySocket(22)} & relays+=($!)`),
         "for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.1; done",
         ...vms.map((vm) => `for i in $(seq 1 50); do (exec 3<>/dev/tcp/${vm.sshAddress}/22) 2>/dev/null && break; sleep 0.1; done`),
-        'exec_status=0; /bin/bash -c "$OPERATOR_SCRIPT" || exec_status=$?',
+        'exec_status=0; /bin/bash -c "$OPERATOR_SCRIPT" <&3 3<&- || exec_status=$?',
         "exit $exec_status",
     ].join("\n");
     return new Promise((resolve, reject) => {
-        const child = spawn("unshare", ["--net", "--mount", "--fork", "/bin/bash", "-c", wrapper], {
+        // The script's stdin comes on fd 3, so that the relays started before it cannot read it.
+        const child = spawn("unshare", ["--net", "--mount", "--fork", "/bin/bash", "-c", `exec 3<&0 </dev/null\n${wrapper}`], {
             cwd: options.cwd,
             env: { ...process.env, ...options.env, OPERATOR_SCRIPT: script },
-            stdio: ["ignore", "pipe", "pipe"],
+            stdio: ["pipe", "pipe", "pipe"],
         });
+        child.stdin.end(options.stdin ?? "");
         let output = "";
         child.stdout.on("data", (chunk) => (output += chunk));
         child.stderr.on("data", (chunk) => (output += chunk));
@@ -356,4 +395,72 @@ export async function dnsRelays(vm: InfraVmBox, socat: string): Promise<{ tcp: s
 /** The synrc/ns server's process: its PID and start time, which a restart changes. */
 export async function nsProcess(box: Box): Promise<string> {
     return (await box.exec("systemctl show -p MainPID -p ExecMainStartTimestampMonotonic synrc-ns")).stdout.trim();
+}
+
+/**
+ * The contour's LAN, for a box that must reach other VMs at ports its own services hold on every
+ * address (sshd and nginx listen on 0.0.0.0, so a relay for another VM's port 22 or 443 cannot
+ * listen in the box): a network namespace of the test's own, joined to each attached box by a veth
+ * pair, where relays listen at the other VMs' addresses and lead to their boxes' sockets. Nothing
+ * of it touches the host's network.
+ */
+export class Lan {
+    readonly name = `erpdc-lan-${process.pid}`;
+    private readonly relays: ReturnType<typeof spawn>[] = [];
+    private readonly addresses = new Set<string>();
+    private links = 0;
+
+    private constructor() {}
+
+    static create(): Lan {
+        const lan = new Lan();
+        runTool("ip", ["netns", "add", lan.name]);
+        runTool("ip", ["-n", lan.name, "link", "set", "lo", "up"]);
+        return lan;
+    }
+
+    /** Joins a VM's box: a veth `lan0` in the box with a route to `cidr`, whose other end leads back to the VM's address. */
+    async attach(vm: InfraVmBox, cidr: string): Promise<void> {
+        const end = `lan${this.links++}`;
+        runTool("ip", ["-n", this.name, "link", "add", end, "type", "veth", "peer", "name", "lan0", "netns", String(vm.box.leader())]);
+        runTool("ip", ["-n", this.name, "link", "set", end, "up"]);
+        runTool("ip", ["-n", this.name, "route", "add", `${vm.address}/32`, "dev", end]);
+        await vm.box.exec(`ip link set lan0 up && ip route add ${cidr} dev lan0 src ${vm.address}`);
+    }
+
+    /** A relay on the LAN: `address`:`port` (TCP) leads to a Unix socket (a box's relay). */
+    async serve(address: string, port: number, socket: string, socat: string, description: string): Promise<void> {
+        if (!this.addresses.has(address)) {
+            runTool("ip", ["-n", this.name, "addr", "add", `${address}/32`, "dev", "lo"]);
+            this.addresses.add(address);
+        }
+        const relay = spawn("ip", ["netns", "exec", this.name, socat, `TCP-LISTEN:${port},bind=${address},fork,reuseaddr`, `UNIX-CONNECT:${socket}`], { stdio: "ignore", detached: true });
+        this.relays.push(relay);
+        for (let i = 0; i < 100; i++) {
+            const listening = spawnSync("ip", ["netns", "exec", this.name, "ss", "-H", "-lnt", "src", address, `sport = :${port}`], { encoding: "utf8" }).stdout.trim() !== "";
+            if (listening) return;
+            if (relay.exitCode !== null) break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`the LAN's relay for ${description} (${address}:${port}) does not listen`);
+    }
+
+    /** Ends every process in the namespace and removes it. */
+    stop(): void {
+        for (const relay of this.relays) {
+            try {
+                if (relay.pid !== undefined) process.kill(-relay.pid, "SIGKILL");
+            } catch {
+                // gone already
+            }
+        }
+        for (const pid of spawnSync("ip", ["netns", "pids", this.name], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+            } catch {
+                // gone already
+            }
+        }
+        spawnSync("ip", ["netns", "del", this.name]);
+    }
 }

@@ -160,6 +160,8 @@ describe("pulumi up's wait for the erp-uno Application (real kubectl, stand-in A
         assert.match(outcome.stdout, /argocd\/erp-uno: Synced and Healthy at 2026\.11\.0/);
         assert.match(outcome.stderr, /not compared the current spec yet/);
         assert.match(outcome.stderr, /sync operation Running: waiting for healthy state of apps\/Deployment\/n2o-server/);
+        // Each status change says how long the wait has run.
+        assert.match(outcome.stderr, /^\+0:00:\d\d argocd\/erp-uno: .*not compared the current spec yet/m);
     });
 
     it("accepts a spec whose manifests did not change: Synced and Healthy with no new sync operation", async () => {

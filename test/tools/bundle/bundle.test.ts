@@ -23,23 +23,10 @@ import { registryConfig, renderNginx, type Directive } from "../../../infraServi
 import { fromConfigMap, ROOT, stackDocument } from "../../../render/stackConfig";
 import { LoopbackInfra, PULL_PASSWORD, PULL_USER } from "../loopbackInfra";
 import { freePort, helmBinary, makeCa, Processes, run, waitForPort } from "../support";
+import { DEBIAN_PYTHON, packKubespray, standInKubespray, standInWheel } from "../../standins";
 
 const STACK = "production";
-/** Debian's Python builds the stand-in wheels (setuptools and wheel from Debian's packages). */
-const DEBIAN_PYTHON = "/usr/bin/python3";
 
-/** Kubespray's generate_list.sh, stand-in: public places without the offline settings, the contour's with them. */
-const GENERATE_LIST = `#!/bin/bash
-set -e
-here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$here/temp"
-offline=0
-for arg in "$@"; do case "$arg" in @*) grep -q '^files_repo:' "\${arg#@}" && offline=1 ;; esac; done
-if [ "$offline" = 1 ]; then k8s=https://files.erp.uno/dl.k8s.io; gh=https://files.erp.uno/github.com; k=registry.erp.uno; q=registry.erp.uno; d=registry.erp.uno; g=registry.erp.uno
-else k8s=https://dl.k8s.io; gh=https://github.com; k=registry.k8s.io; q=quay.io; d=docker.io; g=ghcr.io; fi
-printf '%s\\n' "$k8s/release/v1.32.5/bin/linux/amd64/kubeadm" "$gh/containerd/nerdctl/releases/download/v2.0.4/nerdctl-2.0.4-linux-amd64.tar.gz" > "$here/temp/files.list"
-printf '%s\\n' "$k/coredns/coredns:v1.11.3" "$k/pause:3.10" "$q/calico/node:v3.29.3" "$d/library/nginx:1.27.4" "$g/kube-vip/kube-vip:v0.8.9" "$k/coredns/coredns:v1.11.3" > "$here/temp/images.list"
-`;
 const REQUIREMENTS = "ansible==9.13.0\n# Needed for jinja2 json_query templating\njmespath==1.0.1\n";
 
 const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
@@ -122,10 +109,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         fs.chmodSync(work, 0o755);
 
         // The stand-in artifacts, and production pinned to them.
-        const release = path.join(work, "release", "kubespray-2.28.0");
-        fs.mkdirSync(path.join(release, "contrib", "offline"), { recursive: true });
-        fs.writeFileSync(path.join(release, "contrib", "offline", "generate_list.sh"), GENERATE_LIST, { mode: 0o755 });
-        fs.writeFileSync(path.join(release, "requirements.txt"), REQUIREMENTS);
+        const release = standInKubespray(path.join(work, "release"), REQUIREMENTS);
         const publicRoot = path.join(work, "public");
         const publish = (url: string, content: Buffer | string) => {
             const { host, pathname } = new URL(url);
@@ -135,7 +119,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
             return file;
         };
         const tarball = publish("https://github.com/kubernetes-sigs/kubespray/archive/refs/tags/v2.28.0.tar.gz", "");
-        run("tar", ["-czf", tarball, "-C", path.dirname(release), "kubespray-2.28.0"]);
+        packKubespray(release, tarball);
         const osImage = publish("https://cloud-images.ubuntu.com/noble/20260726/noble-server-cloudimg-amd64.img", "stand-in cloud image\n".repeat(1000));
         publish("https://cloud-images.ubuntu.com/noble/20260726/SHA256SUMS", `${"0".repeat(64)} *noble-server-cloudimg-amd64.vmdk\n${sha256(osImage)} *noble-server-cloudimg-amd64.img\n`);
         // The synrc/ns release: npm run bundle builds it with the project's recipe, and the stack pins it.
@@ -162,13 +146,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         run(helmBinary(), ["package", chartSource, "-d", chartRepo]);
         run(helmBinary(), ["repo", "index", chartRepo, "--url", "https://argoproj.github.io/argo-helm"]);
         const wheels = path.join(work, "wheels");
-        const wheel = (name: string, version: string, requires: string[]) => {
-            const project = path.join(work, "projects", name);
-            fs.mkdirSync(path.join(project, name.replace(/-/g, "_")), { recursive: true });
-            fs.writeFileSync(path.join(project, name.replace(/-/g, "_"), "__init__.py"), "");
-            fs.writeFileSync(path.join(project, "setup.py"), `from setuptools import setup\nsetup(name=${JSON.stringify(name)}, version=${JSON.stringify(version)}, packages=[${JSON.stringify(name.replace(/-/g, "_"))}], install_requires=${JSON.stringify(requires)})\n`);
-            run(DEBIAN_PYTHON, ["setup.py", "-q", "bdist_wheel", "-d", path.join(wheels, name)], { cwd: project });
-        };
+        const wheel = (name: string, version: string, requires: string[]) => standInWheel(work, path.join(wheels, name), name, version, { requires });
         wheel("ansible-core", "2.16.14", ["resolvelib==1.0.1"]);
         wheel("resolvelib", "1.0.1", []);
         wheel("ansible", "9.13.0", ["ansible-core>=2.16.7,<2.17"]);
@@ -301,7 +279,7 @@ describe("the contour bundle, filled from stand-ins of the public sources and lo
         // An image is one platform's, in an OCI layout, by the digest its source registry gave.
         const images = manifest.items.filter((item) => item.kind === "image");
         assert.equal(images.length, list.filter((item) => item.kind === "image").length);
-        assert.ok(result.lines.some((line) => /^\[\d+\/\d+\] fetched +image/.test(line)), result.lines.join("\n"));
+        assert.ok(result.lines.some((line) => /^\[\d+\/\d+ \+\d+:\d\d:\d\d\] fetched +image/.test(line)), result.lines.join("\n"));
     });
 
     it("fetches nothing the second time", () => {

@@ -16,9 +16,10 @@ import * as path from "path";
 import YAML from "yaml";
 import { ROOT } from "../../../render/stackConfig";
 import { run, sshdConfig } from "../support";
+import { DEBIAN_PYTHON, KUBESPRAY_FOLDER, packKubespray, standInKubespray, standInWheel } from "../../standins";
 
-/** Debian's Python builds the stand-in wheel (setuptools, wheel) and serves the files. */
-const PYTHON = "/usr/bin/python3";
+/** Debian's Python serves the files. */
+const PYTHON = DEBIAN_PYTHON;
 /**
  * The runner runs as `python3` from the PATH, as the command resource runs it. It needs tarfile's
  * data filter (3.11.4 and later; noble's 3.12 has it): the machine's python3 has it, Debian 12's
@@ -27,8 +28,6 @@ const PYTHON = "/usr/bin/python3";
 const RUNNER_PYTHON = "python3";
 const RUNNER = path.join(ROOT, "cluster", "files", "kubespray_run.py");
 const STATE_DIR = "/etc/erpdc";
-/** Where a joined node has its kubelet.conf, which the runner probes to tell joined nodes from fresh ones (in the node's /etc). */
-const KUBE_DIR = "/etc/kubernetes";
 const NODES = { "k8s-control1": "127.0.0.11", "k8s-worker1": "127.0.0.21", "k8s-worker2": "127.0.0.22" } as const;
 type NodeName = keyof typeof NODES;
 const WEB = "127.0.0.1:8080";
@@ -121,7 +120,7 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
             settings: {
                 adminUser: "root",
                 kubesprayVersion: "v2.28.0",
-                kubesprayUrl: `http://${WEB}/kubespray-2.28.0.tar.gz`,
+                kubesprayUrl: `http://${WEB}/${KUBESPRAY_FOLDER}.tar.gz`,
                 kubespraySha256: tarballSha256,
                 ansibleCore: "2.16.14",
                 pythonIndexUrl: `http://${WEB}/simple/`,
@@ -163,54 +162,16 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
             assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/mnt`), fs.readlinkSync("/proc/self/ns/mnt"), `${name}'s sshd shares the host's mounts`);
         }
 
-        // The stand-in Kubespray: each playbook logs its name, limit and removal settings on the
-        // controller, touches its hosts over SSH, and fails when ERPDC_TEST_FAIL names it.
+        // The stand-in Kubespray (test/standins.ts): each playbook logs its name, limit and removal
+        // settings on the controller, touches its hosts over SSH, and fails when ERPDC_TEST_FAIL names it.
         const www = path.join(work, "www");
-        const source = path.join(work, "kubespray-2.28.0");
-        fs.mkdirSync(path.join(source, "playbooks"), { recursive: true });
-        // Kubespray's own settings that turn host key checking off (ansible.cfg at v2.28.0): the runner must override them.
-        fs.writeFileSync(path.join(source, "ansible.cfg"), "[defaults]\nhost_key_checking = False\n[ssh_connection]\nssh_args = -o UserKnownHostsFile=/dev/null\n");
-        fs.writeFileSync(path.join(source, "requirements.txt"), "");
-        // The log and the failure run once on the controller, within the play of the playbook's hosts,
-        // so that --limit (scale.yml) keeps them.
-        const controller = (name: string) => [
-            { name: "log", "ansible.builtin.shell": `echo "${name} limit={{ ansible_limit | default('') }} node={{ node | default('') }} reset_nodes={{ reset_nodes | default('') }} allow_ungraceful_removal={{ allow_ungraceful_removal | default('') }}" >> "$ERPDC_TEST_LOG"`, delegate_to: "localhost", run_once: true, become: false },
-            { name: "fail on request", "ansible.builtin.fail": { msg: "told to fail" }, when: `lookup('env', 'ERPDC_TEST_FAIL') == '${name}'`, run_once: true },
-        ];
-        const onHosts = (joins: boolean) => [
-            { name: "reach the host", "ansible.builtin.command": "true" },
-            // What Kubespray leaves on a node it joined, and the runner looks for.
-            ...(joins
-                ? [
-                      { name: "kubernetes directory", "ansible.builtin.file": { path: KUBE_DIR, state: "directory", mode: "0755" } },
-                      { name: "join", "ansible.builtin.file": { path: `${KUBE_DIR}/kubelet.conf`, state: "touch" } },
-                  ]
-                : []),
-        ];
-        for (const name of ["cluster.yml", "upgrade-cluster.yml", "scale.yml", "playbooks/facts.yml"]) {
-            const joins = name === "cluster.yml" || name === "scale.yml";
-            fs.writeFileSync(path.join(source, name), YAML.stringify([{ hosts: "all", gather_facts: false, tasks: [...controller(name), ...onHosts(joins)] }]));
-        }
-        // remove-node touches the node only when it is reset (reset_nodes=false: Kubespray leaves it alone).
-        fs.writeFileSync(
-            path.join(source, "remove-node.yml"),
-            YAML.stringify([
-                { hosts: "localhost", gather_facts: false, tasks: controller("remove-node.yml") },
-                { hosts: "{{ node if (reset_nodes | default(true) | bool) else 'none' }}", gather_facts: false, tasks: onHosts(false) },
-            ]),
-        );
-        fs.mkdirSync(www);
-        run("tar", ["-czf", path.join(www, "kubespray-2.28.0.tar.gz"), "-C", work, "kubespray-2.28.0"]);
-        tarballSha256 = createHash("sha256").update(fs.readFileSync(path.join(www, "kubespray-2.28.0.tar.gz"))).digest("hex");
+        const tarball = path.join(www, `${KUBESPRAY_FOLDER}.tar.gz`);
+        packKubespray(standInKubespray(work), tarball);
+        tarballSha256 = createHash("sha256").update(fs.readFileSync(tarball)).digest("hex");
 
         // The stand-in ansible-core: its ansible-playbook runs Debian's.
-        const project = path.join(work, "standin");
-        fs.mkdirSync(path.join(project, "ansible_standin"), { recursive: true });
-        fs.writeFileSync(path.join(project, "ansible_standin", "__init__.py"), 'import os, sys\ndef main():\n    os.execv("/usr/bin/ansible-playbook", ["ansible-playbook", *sys.argv[1:]])\n');
-        fs.writeFileSync(path.join(project, "setup.py"), 'from setuptools import setup\nsetup(name="ansible-core", version="2.16.14", packages=["ansible_standin"], entry_points={"console_scripts": ["ansible-playbook=ansible_standin:main"]})\n');
         const wheels = path.join(www, "simple", "ansible-core");
-        run(PYTHON, ["setup.py", "-q", "bdist_wheel", "-d", wheels], { cwd: project });
-        const wheel = fs.readdirSync(wheels).find((file) => file.endsWith(".whl")) as string;
+        const wheel = path.basename(standInWheel(work, wheels, "ansible-core", "2.16.14", { ansiblePlaybook: true }));
         fs.writeFileSync(path.join(www, "simple", "index.html"), '<a href="ansible-core/">ansible-core</a>\n');
         fs.writeFileSync(path.join(wheels, "index.html"), `<a href="${wheel}">${wheel}</a>\n`);
         web = inNamespace([PYTHON, "-m", "http.server", "--bind", "127.0.0.1", "--directory", www, "8080"]);
@@ -251,6 +212,9 @@ describe("the Kubespray runner against sshd nodes in a network namespace", funct
         assert.equal(result.code, 0, result.output);
         assert.match(result.output, /resuming the run started .*: 0 of 1 step\(s\) done/);
         assert.deepEqual(log().slice(-1), ["cluster.yml limit= node= reset_nodes= allow_ungraceful_removal="]);
+        // Progress: the playbook started and Ansible's task headers, each with the time the run has taken.
+        assert.match(result.output, /^erpdc: \+0:00:\d\d running .*cluster\.yml/m);
+        assert.match(result.output, /^\+0:00:\d\d TASK \[reach the host\]/m);
         const record = JSON.parse(nodeFile("k8s-control1", "kubespray-applied.json") as string);
         assert.equal(record.format, 2);
         assert.equal(record.manifest.kubeVersion, "1.32.5");
