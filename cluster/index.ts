@@ -18,6 +18,15 @@ import type { ClusterPlan } from "./plan";
 
 const RUNNER = fs.readFileSync(path.join(__dirname, "files", "kubespray_run.py"), "utf8");
 
+/**
+ * @pulumi/command logs a command's stdout and stderr as it runs unless `logging` says otherwise
+ * (node_modules/@pulumi/command/remote/command.d.ts, `logging`: "If there might be secrets in the
+ * output, you can disable logging here"); additionalSecretOutputs hides them from the state only.
+ * The runner writes Ansible's whole output to stdout (secret in state, and in its log on the runner
+ * VM) and only its progress lines to stderr: where it is, the play and task, the time taken.
+ */
+const RUNNER_LOGGING = "stderr";
+
 export interface KubesprayClusterArgs {
     readonly plan: ClusterPlan;
     readonly proxmox: ProxmoxLayer;
@@ -110,9 +119,9 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                 ? new command.local.Command(
                       "kubespray",
                       // No delete: destroying the stack destroys the VMs; there is nothing to reset.
-                      { create: runner, stdin: bundle },
+                      { create: runner, stdin: bundle, logging: RUNNER_LOGGING },
                       // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"], ...runOnEveryChange },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout"], ...runOnEveryChange },
                   )
                 : new command.remote.Command(
                       "kubespray",
@@ -121,9 +130,10 @@ export class KubesprayCluster extends pulumi.ComponentResource {
                           // The runner reads the bundle from stdin: apt-get must not consume it.
                           create: `dpkg -s python3-venv >/dev/null 2>&1 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv </dev/null\n${runner}`,
                           stdin: bundle,
+                          logging: RUNNER_LOGGING,
                       },
                       // Ansible's output is kept in state: encrypted there, like the bundle it ran from.
-                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout", "stderr"], ...runOnEveryChange },
+                      { parent: this, dependsOn: prerequisites, replaceWith: nodeVms, additionalSecretOutputs: ["stdout"], ...runOnEveryChange },
                   );
 
         const adminConf = new command.remote.Command(
@@ -131,6 +141,8 @@ export class KubesprayCluster extends pulumi.ComponentResource {
             {
                 connection: proxmox.connection(first.name),
                 create: "sudo cat /etc/kubernetes/admin.conf",
+                // The admin kubeconfig is its stdout: never in pulumi up's output or a CI log.
+                logging: "stderr",
                 // Read again after every change Kubespray applied (an upgrade renews the certificates).
                 triggers: [createHash("sha256").update(JSON.stringify(applied)).digest("hex")],
             },

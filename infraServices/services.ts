@@ -93,14 +93,50 @@ export interface NginxInput {
     readonly files: Site & { readonly root: string };
 }
 
+/**
+ * Mozilla's Server Side TLS "intermediate" profile (guideline 5.7, ssl-config.mozilla.org for
+ * nginx): TLS 1.2 and 1.3; for 1.2 its AEAD suites with ECDHE (its DHE ones need a dhparam file and
+ * are left out: the local CA's keys are ECDSA or RSA, and every client of the contour speaks
+ * ECDHE), the client's order, its curves, a day's session cache without tickets.
+ */
+export const TLS_INTERMEDIATE = {
+    protocols: ["TLSv1.2", "TLSv1.3"],
+    ciphers: [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ],
+    curves: ["X25519", "prime256v1", "secp384r1"],
+    /** Two years, as the profile's HSTS. */
+    hstsMaxAge: 63072000,
+} as const;
+
+/**
+ * HSTS on every answer (errors too: "always"). nginx inherits add_header from the server only in a
+ * location that has none of its own (ngx_http_headers_module), so a location with its own headers
+ * repeats this one.
+ */
+const HSTS = d("add_header", "Strict-Transport-Security", `max-age=${TLS_INTERMEDIATE.hstsMaxAge}`, "always");
+
 function tls(site: Site): Directive[] {
     return [
         d("listen", site.listenPort, "ssl"),
         d("server_name", site.serverName),
         d("ssl_certificate", site.certificate),
         d("ssl_certificate_key", site.certificateKey),
-        d("ssl_protocols", "TLSv1.2", "TLSv1.3"),
+        d("ssl_protocols", ...TLS_INTERMEDIATE.protocols),
+        d("ssl_ciphers", TLS_INTERMEDIATE.ciphers.join(":")),
+        d("ssl_ecdh_curve", TLS_INTERMEDIATE.curves.join(":")),
+        d("ssl_prefer_server_ciphers", "off"),
         d("ssl_session_cache", "shared:erpdc_tls:10m"),
+        d("ssl_session_timeout", "1d"),
+        d("ssl_session_tickets", "off"),
+        // No version in the Server header or error pages.
+        d("server_tokens", "off"),
+        HSTS,
     ];
 }
 
@@ -128,6 +164,7 @@ export function nginxSites(input: NginxInput): string {
                 block("if", ["($erpdc_registry_write_denied)"], [d("return", 403)]),
                 // Registry clients check this header on every answer, the 401 included.
                 d("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"),
+                HSTS,
                 d("proxy_pass", `http://${registry.upstream}`),
                 d("proxy_set_header", "Host", "$http_host"),
                 d("proxy_set_header", "X-Real-IP", "$remote_addr"),
@@ -143,7 +180,7 @@ export function nginxSites(input: NginxInput): string {
         block("server", [], [
             ...tls(charts),
             d("root", charts.root),
-            block("location", ["=", "/index.yaml"], [d("default_type", "text/yaml"), d("add_header", "Cache-Control", "no-cache")]),
+            block("location", ["=", "/index.yaml"], [d("default_type", "text/yaml"), d("add_header", "Cache-Control", "no-cache"), HSTS]),
             block("location", ["~", "\\.tgz$"], [d("default_type", "application/gzip")]),
             block("location", ["/"], [d("autoindex", "off"), d("try_files", "$uri", "=404")]),
         ]),

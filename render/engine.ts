@@ -25,6 +25,8 @@ export interface RecordedResource {
     readonly replaceWith: readonly string[];
     /** URNs this resource waits for, explicit (dependsOn) and implicit (through its inputs). */
     readonly dependencies: readonly string[];
+    /** Outputs the state keeps as secrets besides those the provider marks (the additionalSecretOutputs option). */
+    readonly additionalSecretOutputs: readonly string[];
     /** Inputs as the engine receives them; secrets are replaced by "[secret]", unknowns by "[unknown]". */
     readonly inputs: Record<string, unknown>;
     /**
@@ -239,6 +241,7 @@ interface RequestLike {
     getReplaceonchangesList(): string[];
     getReplaceWithList(): string[];
     getDependenciesList(): string[];
+    getAdditionalsecretoutputsList(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 
@@ -281,6 +284,7 @@ function recordRegistrations(monitor: MonitorLike, recorded: RecordedResource[],
                     replaceOnChanges: [...request.getReplaceonchangesList()],
                     replaceWith: [...request.getReplaceWithList()].sort(),
                     dependencies: [...new Set(request.getDependenciesList())].sort(),
+                    additionalSecretOutputs: [...request.getAdditionalsecretoutputsList()].sort(),
                     inputs,
                     ...(secrets.length === 0 ? {} : { secretDigest: createHash("sha256").update(JSON.stringify(secrets)).digest("hex") }),
                     ...(revealSecrets ? { revealedInputs: reveal(raw) as Record<string, unknown> } : {}),

@@ -206,7 +206,7 @@ def pip_index_options(index_url, ca_bundle=SYSTEM_CA_BUNDLE):
     options = ["--index-url", index_url]
     parsed = urllib.parse.urlsplit(index_url)
     if parsed.scheme == "http":
-        print("erpdc: the Python index %s is plain http; pip is told to trust %s" % (index_url, parsed.hostname), flush=True)
+        say("erpdc: the Python index %s is plain http; pip is told to trust %s" % (index_url, parsed.hostname))
         options += ["--trusted-host", parsed.hostname]
     elif os.path.exists(ca_bundle):
         options += ["--cert", ca_bundle]
@@ -258,18 +258,21 @@ def _describe(run):
 STARTED = time.monotonic()
 
 
+def say(message):
+    """A progress line: on stderr, which pulumi up shows as the step runs (the command logs only
+    stderr); stdout holds Ansible's whole output, kept secret in the state."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def elapsed():
     """The time since the runner started, as +H:MM:SS for its progress lines."""
     seconds = int(time.monotonic() - STARTED)
     return "+%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def progress_line(line):
-    """Ansible's PLAY and TASK headers with the time elapsed, so that the output of a long run says
-    where it is and since when; other lines as they are."""
-    if line.startswith(("PLAY [", "TASK [", "PLAY RECAP")):
-        return "%s %s" % (elapsed(), line)
-    return line
+def is_progress(line):
+    """Ansible's PLAY and TASK headers and its recap: where a long run is, without any value."""
+    return line.startswith(("PLAY [", "TASK [", "PLAY RECAP"))
 
 
 def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
@@ -297,16 +300,18 @@ def _run_playbook(playbook_bin, source, work, settings, run, log_dir):
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     log_path = os.path.join(log_dir, "kubespray-%s-%s.log" % (stamp, os.path.basename(run["playbook"])))
     for attempt in (1, 2):
-        print("erpdc: %s running %s (attempt %d), log %s" % (elapsed(), " ".join(command[len(inventories) + 1:]), attempt, log_path), flush=True)
+        say("erpdc: %s running %s (attempt %d), log %s" % (elapsed(), " ".join(command[len(inventories) + 1:]), attempt, log_path))
         with open(log_path, "a") as log:
             process = subprocess.Popen(command, cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for line in process.stdout:
-                sys.stdout.write(progress_line(line))
+                sys.stdout.write(line)
                 log.write(line)
+                if is_progress(line):
+                    say("%s %s" % (elapsed(), line.rstrip("\n").rstrip(" *")))
             process.wait()
         if process.returncode != UNREACHABLE:
             break
-        print("erpdc: some hosts were unreachable; retrying once", flush=True)
+        say("erpdc: some hosts were unreachable; retrying once")
     if process.returncode != 0:
         raise SystemExit("%s failed with exit code %d; see %s" % (run["playbook"], process.returncode, log_path))
 
@@ -489,10 +494,10 @@ def _plan(settings, key, current, known_hosts_path, known_hosts):
         for name in removed_workers(previous, current)[0]:
             address = previous["workers"][name]
             if address not in pinned:
-                print("erpdc: the record pins no host key for %s (%s); removing it without a reset" % (name, address), flush=True)
+                say("erpdc: the record pins no host key for %s (%s); removing it without a reset" % (name, address))
                 unreachable.append(name)
             elif not _answers_ssh(settings, key, address):
-                print("erpdc: %s (%s) does not answer with its pinned host key; removing it without a reset" % (name, address), flush=True)
+                say("erpdc: %s (%s) does not answer with its pinned host key; removing it without a reset" % (name, address))
                 unreachable.append(name)
     runs = plan_runs(previous, current, fresh, unreachable)
     if not runs:
@@ -535,18 +540,18 @@ def main():
                 journal = None
             if journal is not None:
                 resume_runs(journal, current)  # refuses when the config has moved on
-                print("erpdc: resuming the run started %s: %d of %d step(s) done" % (journal["startedAt"], journal["finished"], len(journal["runs"])), flush=True)
+                say("erpdc: resuming the run started %s: %d of %d step(s) done" % (journal["startedAt"], journal["finished"], len(journal["runs"])))
                 # The bundle's pins first (the program's current keys), then the journal's for nodes that leave.
                 with open(known_hosts_path, "w") as out:
                     out.write(merged_known_hosts(known_hosts, journal["knownHosts"]))
                 for name in recheck_removals(journal, lambda address: _answers_ssh(settings, key, address)):
-                    print("erpdc: %s does not answer with its pinned host key any more; removing it without a reset" % name, flush=True)
+                    say("erpdc: %s does not answer with its pinned host key any more; removing it without a reset" % name)
             else:
                 journal = _plan(settings, key, current, known_hosts_path, known_hosts)
         except PlanError as error:
             raise SystemExit("erpdc: refusing to run Kubespray: %s" % error)
         if journal is None:
-            print("erpdc: the cluster already matches; no playbook to run")
+            say("erpdc: the cluster already matches; no playbook to run")
             return
         _write_everywhere(settings, key, current, JOURNAL, journal)
         source = _kubespray(settings, cache)
@@ -561,7 +566,7 @@ def main():
             _write_everywhere(settings, key, current, JOURNAL, journal)
         _write_record(settings, key, current, current, known_hosts)
         _remove_journal(settings, key, current)
-        print("erpdc: %s applied %s" % (elapsed(), ", ".join(_describe(run) for run in journal["runs"])))
+        say("erpdc: %s applied %s" % (elapsed(), ", ".join(_describe(run) for run in journal["runs"])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,6 +1,7 @@
 // End to end on 127.0.0.1: Debian's docker-registry and nginx run the generated configuration with
 // certificates from a real CA made here, and helm v4 pushes and pulls charts through them.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -68,6 +69,33 @@ describe("infra host end to end on 127.0.0.1", function () {
             () => run("curl", ["-sS", "-o", "/dev/null", `https://127.0.0.1:${ports.registry}/v2/`]),
             (error: { status?: number }) => error.status === 60,
         );
+    });
+
+    /** A TLS handshake with openssl (the system's OpenSSL 3): whether it completed, and what was negotiated. */
+    const handshake = (port: number, ...options: string[]) => {
+        const result = spawnSync("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", ca.caCert, "-verify_return_error", ...options], { input: "", encoding: "utf8", timeout: 20_000 });
+        return { ok: result.status === 0 && /^\s*Verify return code: 0 \(ok\)/m.test(result.stdout), protocol: /^\s*Protocol\s*:\s*(\S+)/m.exec(result.stdout)?.[1] ?? /New, (TLSv[\d.]+),/.exec(result.stdout)?.[1] };
+    };
+
+    it("speaks TLS as Mozilla's intermediate profile: 1.2 with AEAD suites and 1.3; no 1.1, no CBC or SHA-1 suite", () => {
+        for (const port of [ports.registry, ports.charts, ports.files]) {
+            assert.equal(handshake(port, "-tls1_3").ok, true, `TLS 1.3 on ${port}`);
+            assert.equal(handshake(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256").ok, true, `TLS 1.2 AEAD on ${port}`);
+            // The suites the previous configuration still accepted (OpenSSL's defaults).
+            for (const cipher of ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-SHA256"]) {
+                assert.equal(handshake(port, "-tls1_2", "-cipher", cipher).ok, false, `${cipher} on ${port}`);
+            }
+            assert.equal(handshake(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0").ok, false, `TLS 1.1 on ${port}`);
+        }
+    });
+
+    it("sends HSTS on every answer, errors and the registry's included, and no version in the Server header", () => {
+        const headers = (url: string, ...extra: string[]) => run("curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", ca.caCert, ...extra, url]);
+        for (const url of [`https://127.0.0.1:${ports.registry}/v2/`, `https://127.0.0.1:${ports.registry}/nothing`, `https://127.0.0.1:${ports.charts}/index.yaml`, `https://127.0.0.1:${ports.charts}/missing.tgz`, `https://127.0.0.1:${ports.files}/`]) {
+            const answer = headers(url);
+            assert.match(answer, /^strict-transport-security: max-age=63072000\r?$/im, `${url}:\n${answer}`);
+            assert.match(answer, /^server: nginx\r?$/im, `${url}:\n${answer}`);
+        }
     });
 
     let chartPackage: string;
