@@ -377,9 +377,9 @@ describe("the first pulumi up of production, rehearsed on boxes in the program's
         // The node asks both servers for the SOA, round after round, while the zone commands run.
         const [a, b] = infraVms().map((vm) => vm.address);
         // A serial, or nothing when the server does not answer (dig prints its errors on stdout too).
-        // Each query gets 3 s: a round checks that some server answers, not how fast; a server that is
+        // Each query gets 3 s and one retry: a round checks that some server answers, not how fast; a server that is
         // restarting stays silent far longer.
-        const soa = (address: string | undefined) => `$(dig +short +norecurse +time=3 +tries=1 @${address} ${DOMAIN} SOA | awk '/^[^;]/ && $3 ~ /^[0-9]+$/ { print $3 }')`;
+        const soa = (address: string | undefined) => `$(dig +short +norecurse +time=3 +tries=2 @${address} ${DOMAIN} SOA | awk '/^[^;]/ && $3 ~ /^[0-9]+$/ { print $3 }')`;
         // The poller finishes its round and stops when told (a stop file), so that no round is cut short.
         node.box.writeFile("/root/soa-poll.sh", `while [ ! -e /root/soa.stop ]; do echo "${soa(a)} ${soa(b)}" >> /root/soa.log; sleep 0.2; done\n`);
         await node.box.exec("rm -f /root/soa.log /root/soa.stop && systemd-run --unit erpdc-soa-poll /bin/sh /root/soa-poll.sh && sleep 1");
