@@ -72,40 +72,21 @@ export interface VmCommand {
     readonly stdin?: string;
     /** The host key the command's connection pins (connection.hostKey). */
     readonly hostKey?: string;
-    /** Names of the VM's other commands it waits for. */
-    readonly after: readonly string[];
 }
 
-/** The remote commands of one VM (connection host = its address), in dependency order. */
+/** The remote commands of one VM (connection host = its address), in the program's order (commandOrder). */
 export function commandsFor(resources: readonly RecordedResource[], address: string): VmCommand[] {
-    const remote = resources.filter((r) => r.type === "command:remote:Command" && (r.revealedInputs?.connection as { host?: string } | undefined)?.host === address);
-    const byUrn = new Map(remote.map((r) => [r.urn, r]));
-    const dependsOn = (resource: RecordedResource): string[] => {
-        const seen = new Set<string>();
-        const walk = (urn: string) => {
-            for (const dep of resources.find((r) => r.urn === urn)?.dependencies ?? []) {
-                if (seen.has(dep)) continue;
-                seen.add(dep);
-                walk(dep);
-            }
-        };
-        walk(resource.urn);
-        return [...seen].filter((urn) => byUrn.has(urn)).map((urn) => byUrn.get(urn)?.name as string);
-    };
-    const commands = remote.map((r) => ({
-        name: r.name,
-        create: String(r.revealedInputs?.create),
-        ...((r.revealedInputs?.connection as { hostKey?: string }).hostKey === undefined ? {} : { hostKey: String((r.revealedInputs?.connection as { hostKey: string }).hostKey) }),
-        ...(r.revealedInputs?.stdin === undefined ? {} : { stdin: String(r.revealedInputs.stdin) }),
-        after: dependsOn(r),
-    }));
-    const ordered: VmCommand[] = [];
-    while (ordered.length < commands.length) {
-        const next = commands.find((c) => !ordered.includes(c) && c.after.every((name) => ordered.some((o) => o.name === name)));
-        if (next === undefined) throw new Error("the commands' dependencies form a cycle");
-        ordered.push(next);
-    }
-    return ordered;
+    return commandOrder(resources)
+        .filter((r) => r.type === "command:remote:Command" && (r.revealedInputs?.connection as { host?: string } | undefined)?.host === address)
+        .map((r) => {
+            const { hostKey } = r.revealedInputs?.connection as { hostKey?: string };
+            return {
+                name: r.name,
+                create: String(r.revealedInputs?.create),
+                ...(hostKey === undefined ? {} : { hostKey: String(hostKey) }),
+                ...(r.revealedInputs?.stdin === undefined ? {} : { stdin: String(r.revealedInputs.stdin) }),
+            };
+        });
 }
 
 /** A VM of a stack booted in a box with its own first boot, ready for its command resources. */
