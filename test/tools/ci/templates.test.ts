@@ -48,29 +48,108 @@ describe("CI templates", function () {
         assert.notEqual(bad.status, 0, bad.output);
     });
 
-    it("GitHub: previews every stack on pull requests, updates dev and staging on main, production behind an approval", () => {
+    // Which secrets a job can read: the names its definition references (GitHub: `secrets.NAME`;
+    // GitLab: any variable that is neither predefined nor one of the template's own non-secret ones).
+    const githubSecrets = (job: unknown): string[] => [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]))].sort();
+    const GITLAB_PLAIN = new Set(["STACK", "NPM_MIRROR", "NPM_CONFIG_REGISTRY", "PULUMI_SKIP_UPDATE_CHECK", "GIT_DEPTH", "PULUMI_CONFIG_PASSPHRASE_FILE"]);
+    const gitlabSecrets = (job: unknown): string[] =>
+        [...new Set([...JSON.stringify(job).matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))]
+            .filter((name) => !name.startsWith("CI_") && !GITLAB_PLAIN.has(name))
+            .sort();
+    const runs = (job: any): string => [...(job.steps ?? []).map((s: any) => s.run ?? ""), ...(job.before_script ?? []), ...(job.script ?? [])].join("\n");
+    const STATEFUL = /\bpulumi\s+(up|refresh|destroy|import|cancel|state|stack)\b/;
+
+    it("GitHub: pull-request code gets no write credential, reaches state only as an approved preview on its own runners, and only main's code updates", () => {
         const workflow = YAML.parse(github);
-        assert.deepEqual(workflow.jobs.preview.strategy.matrix.stack, ["dev", "staging", "production"]);
-        assert.match(workflow.jobs.preview.if, /pull_request/);
-        assert.ok(workflow.jobs.preview.steps.some((s: any) => /--policy-pack policy/.test(s.run ?? "")));
-        assert.ok(workflow.jobs.preview.steps.some((s: any) => /issues\/\$PR_NUMBER\/comments/.test(s.run ?? "")));
-        assert.deepEqual(workflow.jobs.up.strategy.matrix.stack, ["dev", "staging"]);
-        assert.equal(workflow.jobs["up-production"].environment, "production");
-        assert.equal(workflow.jobs["up-production"].needs, "up");
-        for (const job of Object.values(workflow.jobs) as any[]) {
-            assert.deepEqual(job["runs-on"], ["self-hosted", "erp-contour"]);
+        assert.deepEqual(Object.keys(workflow.on).sort(), ["pull_request", "push"], "no pull_request_target or workflow_run: they run with the base branch's secrets");
+        assert.deepEqual(workflow.permissions, {}, "each job asks for its own token scopes");
+        assert.deepEqual(githubSecrets(workflow.env), [], "a workflow-level secret reaches every job, pull-request ones included");
+        const jobs = Object.entries(workflow.jobs) as [string, any][];
+        const onPullRequest = jobs.filter(([, job]) => job.if === undefined || /pull_request/.test(job.if));
+        const updates = jobs.filter(([, job]) => /\bpulumi up\b/.test(runs(job)));
+        assert.deepEqual(updates.map(([name]) => name), ["up", "up-production"]);
+        for (const [name, job] of jobs) {
+            if (githubSecrets(job).length > 0) assert.ok(job.environment, `${name} reads secrets outside an environment (repository secrets reach pull requests)`);
             for (const step of job.steps) {
-                if (step.uses) assert.match(step.uses, /^actions\/checkout@v4$/, "only the checkout action bundled with GitHub Enterprise Server");
+                if (step.uses) {
+                    assert.match(step.uses, /^actions\/checkout@v4$/, "only the checkout action bundled with GitHub Enterprise Server");
+                    assert.equal(step.with?.["persist-credentials"], false, `${name}: the token stays out of .git/config, where the checked-out code can read it`);
+                }
+                assert.ok(!/\$\{\{/.test(step.run ?? ""), `${name}: expressions reach scripts through env, never pasted into them`);
             }
         }
+        for (const [name, job] of onPullRequest) {
+            assert.ok(!job["runs-on"].includes("erp-deploy"), `${name} runs pull-request code on a deploy runner`);
+            assert.ok(!STATEFUL.test(runs(job)), `${name} runs a state-changing pulumi command`);
+            const secrets = githubSecrets(job);
+            if (secrets.length === 0) continue;
+            assert.equal(job.environment, "preview-${{ matrix.stack }}", `${name}: secrets for pull-request code only behind the preview environments' reviewers`);
+            assert.deepEqual(secrets, ["PULUMI_CONFIG_PASSPHRASE", "STATE_READ_ACCESS_KEY_ID", "STATE_READ_SECRET_ACCESS_KEY"]);
+            assert.ok(job["runs-on"].includes("erp-preview"), name);
+        }
+        assert.deepEqual(onPullRequest.map(([name]) => name), ["checks", "artifacts", "preview"]);
+        assert.deepEqual(workflow.jobs.preview.strategy.matrix.stack, ["dev", "staging", "production"]);
+        assert.deepEqual(workflow.jobs.artifacts.strategy.matrix.stack, ["dev", "staging", "production"]);
+        assert.ok(runs(workflow.jobs.preview).includes("--policy-pack policy"));
+        for (const [name, job] of updates) {
+            assert.equal(job.if, "github.event_name == 'push' && github.ref == 'refs/heads/main'", name);
+            assert.ok(job["runs-on"].includes("erp-deploy"), name);
+            assert.deepEqual(githubSecrets(job), ["PULUMI_CONFIG_PASSPHRASE", "PVE_SSH_KEY", "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY"]);
+        }
+        assert.deepEqual(workflow.jobs.up.strategy.matrix.stack, ["dev", "staging"]);
+        assert.equal(workflow.jobs.up.environment, "${{ matrix.stack }}");
+        assert.equal(workflow.jobs["up-production"].environment, "production");
+        assert.equal(workflow.jobs["up-production"].needs, "up");
     });
 
-    it("GitLab: the same flow, with a manual production job", () => {
-        const pipeline = YAML.parse(gitlab);
-        assert.deepEqual(pipeline.preview.parallel.matrix[0].STACK, ["dev", "staging", "production"]);
-        assert.match(pipeline.preview.script.join("\n"), /merge_requests\/\$CI_MERGE_REQUEST_IID\/notes/);
-        assert.equal(pipeline["up:production"].rules[0].when, "manual");
-        assert.deepEqual(pipeline["up:production"].needs, ["up:staging"]);
+    // GitLab's own rules decide which jobs a pipeline gets: gitlab-ci-local evaluates them and expands
+    // `extends`, so the checks below see each job as GitLab runs it.
+    function gitlabJobs(source: string, variables: Record<string, string>): { names: string[]; expanded: Record<string, any> } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-gitlab-"));
+        try {
+            fs.writeFileSync(path.join(dir, ".gitlab-ci.yml"), source);
+            const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@erp.uno", ...args], { cwd: dir });
+            git("init", "-q");
+            git("add", ".");
+            git("commit", "-qm", "ci");
+            const cli = path.join(ROOT, "node_modules", "gitlab-ci-local", "src", "index.js");
+            const env = { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(",") };
+            const vars = Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`]);
+            const list = spawnSync(process.execPath, [cli, "--list-csv", ...vars], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
+            assert.equal(list.status, 0, list.stderr);
+            const names = list.stdout.split("\n").filter((line) => line.includes(";") && !line.startsWith("name;")).map((line) => line.split(";")[0]);
+            const preview = spawnSync(process.execPath, [cli, "--preview"], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
+            assert.equal(preview.status, 0, preview.stderr);
+            return { names, expanded: YAML.parse(preview.stdout.slice(preview.stdout.indexOf("---"))) };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    const baseJob = (name: string) => name.replace(/: \[.*\]$/, "");
+
+    it("GitLab: merge-request pipelines run no pulumi and read no secret, on runners apart from the deploy pool; main previews then updates each stack, production by hand", () => {
+        const mr = gitlabJobs(gitlab, { CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_TARGET_BRANCH_NAME: "main" });
+        assert.deepEqual(mr.names, ["checks", "artifacts: [dev]", "artifacts: [staging]", "artifacts: [production]"]);
+        assert.deepEqual(gitlabSecrets(mr.expanded.variables), [], "pipeline-wide variables reach merge-request jobs");
+        for (const name of new Set(mr.names.map(baseJob))) {
+            const job = mr.expanded[name];
+            assert.deepEqual(gitlabSecrets(job), [], `${name} reads a secret variable`);
+            assert.ok(!/\bpulumi\b/.test(runs(job)), `${name} runs pulumi on merge-request code`);
+            assert.ok(job.tags.includes("erp-mr") && !job.tags.includes("erp-deploy"), `${name} runs on ${job.tags}`);
+        }
+        assert.deepEqual(mr.expanded.artifacts.artifacts.paths, ["artifacts.diff"]);
+        assert.ok(mr.expanded.artifacts.artifacts.expose_as, "the merge request widget links the diff");
+
+        const main = gitlabJobs(gitlab, { CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" });
+        assert.deepEqual(main.names, ["checks", "preview:dev", "up:dev", "preview:staging", "up:staging", "preview:production", "up:production"]);
+        for (const name of main.names.filter((n) => /\bpulumi\b/.test(runs(main.expanded[n])))) {
+            const job = main.expanded[name];
+            assert.ok(job.tags.includes("erp-deploy") && !job.tags.includes("erp-mr"), `${name} runs on ${job.tags}`);
+            assert.deepEqual(job.rules, name === "up:production" ? [{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", when: "manual" }] : [{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" }], name);
+            assert.equal(job.environment.name, job.variables.STACK, `${name}: the environment scopes the stack's passphrase`);
+        }
+        assert.deepEqual(main.expanded["up:production"].needs.map((n: any) => n.job), ["preview:production"]);
+        assert.match(runs(main.expanded["preview:production"]), /pulumi preview --stack "\$STACK" --policy-pack policy/);
     });
 
     // The update jobs' agent lines, run by bash with `pulumi up` replaced by a look at the agent and the
