@@ -11,6 +11,7 @@ import { ConfigError, Problems } from "./config/problems";
 import { planDns, serviceNames, type DnsPlan } from "./dns/plan";
 import { planInfraServices, type InfraServicesPlan } from "./infraServices/plan";
 import { isDnsDomain } from "./lib/dnsNames";
+import { publicSuffixProblem } from "./lib/urls";
 import { hostOf, isIpv4 } from "./lib/net";
 import { planPki, type PkiPlan } from "./pki/plan";
 import { planProxmox, type ProxmoxPlan, type ReservedAddress } from "./proxmox/plan";
@@ -51,7 +52,7 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
     }
     const production = config.environment === "production";
     const internalDomains = [config.domain, ...config.internalDomains];
-    const known = internalDomains.every(isDnsDomain);
+    const known = internalDomains.every((domain) => isDnsDomain(domain) && publicSuffixProblem(domain) === undefined);
     const problems = new Problems({ production, internalDomains, known });
     problems.add(...shapeProblems);
 
@@ -95,10 +96,14 @@ export function planStack({ config, problems: shapeProblems = [], provider, stac
 function checkStack(config: Pick<StackConfig, "environment" | "domain" | "internalDomains" | "protectVms">, stackName: string, problems: Problems): void {
     if (!isDnsDomain(config.domain)) {
         problems.fail("domain", config.domain, "not a DNS domain; use lowercase labels of letters, digits and hyphens, e.g. erp.uno");
+    } else if (publicSuffixProblem(config.domain) !== undefined) {
+        problems.fail("domain", config.domain, `${publicSuffixProblem(config.domain)}; use a domain of your own under it, e.g. erp.uno`);
     }
     config.internalDomains.forEach((entry, i) => {
         if (!isDnsDomain(entry)) {
             problems.fail(`internalDomains[${i}]`, entry, "not a DNS domain; use e.g. mgmt.erp.uno");
+        } else if (publicSuffixProblem(entry) !== undefined) {
+            problems.fail(`internalDomains[${i}]`, entry, `${publicSuffixProblem(entry)}; list only domains of your own, e.g. mgmt.erp.uno`);
         }
     });
     if (config.environment === "production" && config.protectVms === false) {

@@ -56,7 +56,7 @@ export function planApps(config: AppsConfig, proxmox: ProxmoxPlan | undefined, n
         problems.add(`apps/charts/erp-uno/Chart.yaml version is "${chart.version}": the chart carries a calendar version X.Y.Z`);
     }
     if (apps.gitRepoUrl !== undefined) {
-        problems.requireInternalUrl("apps.gitRepoUrl", apps.gitRepoUrl, "use the http(s) URL of the repository on the internal Git server", /^https?:\/\/[^/\s]+\/.+/);
+        problems.requireInternalUrl("apps.gitRepoUrl", apps.gitRepoUrl, "use the http(s) URL of the repository on the internal Git server", { path: /^\/.+/, pathText: "a repository's path" });
         if (apps.gitRevision === undefined) {
             problems.fail("apps.gitRevision", undefined, "pin what ArgoCD deploys from apps.gitRepoUrl: a commit (40 hex digits) or a release tag (X.Y.Z or vX.Y.Z)");
         }

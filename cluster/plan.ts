@@ -54,10 +54,18 @@ export function planCluster(
     const k8s = config.kubernetes;
     scope.add(...compatibilityProblems(k8s.kubesprayVersion, k8s.kubeVersion, k8s.ansibleCoreVersion));
     checkKubesprayTarball(k8s, scope);
-    problems.requireInternalUrl("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index");
+    // The bundle and the runner join each project's folder onto the index (PEP 503: <index>/<project>/),
+    // so the index URL is a folder, with its trailing slash.
+    problems.requireInternalUrl("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, "use the http(s) URL of the internal PyPI mirror's simple index, e.g. https://files.erp.uno/pypi/simple/", {
+        path: /\/$/,
+        pathText: "a PEP 503 index folder ending in /",
+    });
     if (/^http:\/\//.test(k8s.pythonIndexUrl)) {
-        // pip ignores a plain-http index unless its host is trusted; the runner trusts it, and says so.
-        problems.warn(`kubernetes.pythonIndexUrl is ${JSON.stringify(k8s.pythonIndexUrl)}: plain http, so the runner tells pip to trust its host; prefer an https index (the local CA is trusted)`);
+        // pip ignores a plain-http index unless its host is trusted, and the wheels it installs carry
+        // no pinned hash: over http anyone on the path could swap them.
+        const text = "plain http: the runner would tell pip to trust its host and install whatever the network returns; use the https index of the files area (the local CA is trusted)";
+        if (problems.production) problems.fail("kubernetes.pythonIndexUrl", k8s.pythonIndexUrl, text);
+        else problems.warn(`kubernetes.pythonIndexUrl is ${JSON.stringify(k8s.pythonIndexUrl)}: ${text}`);
     }
     checkClusterDomain(k8s.clusterDomain, config.domain, scope);
     if (proxmox === undefined || names === undefined) {

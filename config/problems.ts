@@ -2,6 +2,7 @@
 // key, the value and the fix, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { hostOf, isInternalHost } from "../lib/net";
+import { urlProblem, type UrlGrammar } from "../lib/urls";
 
 /**
  * Every problem found in the stack configuration, reported together. A RunError, so Pulumi prints
@@ -117,10 +118,11 @@ export class Problems {
         }
     }
 
-    /** An http(s) URL whose host must stay inside the contour. */
-    requireInternalUrl(key: string, url: string, fix: string, pattern = /^https?:\/\/[^/\s]+/): void {
-        if (!pattern.test(url)) {
-            this.fail(key, url, fix);
+    /** An http(s) URL, written as its consumer reads it (lib/urls.ts), whose host must stay inside the contour. */
+    requireInternalUrl(key: string, url: string, fix: string, path?: Pick<UrlGrammar, "path" | "pathText">): void {
+        const reason = urlProblem(url, { schemes: ["http", "https"], ...path });
+        if (reason !== undefined) {
+            this.fail(key, url, `${reason}; ${fix}`);
         } else {
             this.requireInternal(key, url);
         }
@@ -128,7 +130,7 @@ export class Problems {
 
     /** A tarball on the files mirror, pinned by sha256 (outside production, with a warning, by the mirror's SHA256SUMS). */
     requireTarball(key: string, artifact: { readonly url: string; readonly sha256?: string | undefined }, what: string): void {
-        this.requireInternalUrl(`${key}.url`, artifact.url, `use the http(s) URL of ${what} (.tar.gz) on the internal files mirror`, /^https?:\/\/[^/\s]+\/.+\.(tar\.gz|tgz)$/);
+        this.requireInternalUrl(`${key}.url`, artifact.url, `use the http(s) URL of ${what} (.tar.gz) on the internal files mirror`, { path: /^\/.+\.(tar\.gz|tgz)$/, pathText: "a .tar.gz file" });
         if (artifact.sha256 === undefined && this.contour.production) {
             this.fail(`${key}.sha256`, undefined, `production installs only ${what} it can pin; set the sha256 of the tarball you published (sha256sum prints it)`);
         } else if (artifact.sha256 === undefined) {
@@ -136,6 +138,11 @@ export class Problems {
         } else if (!/^[0-9a-f]{64}$/.test(artifact.sha256)) {
             this.fail(`${key}.sha256`, artifact.sha256, "a sha256 checksum is 64 lowercase hexadecimal digits (sha256sum prints it)");
         }
+    }
+
+    /** Whether the stack is production (the rules that only production enforces). */
+    get production(): boolean {
+        return this.contour.production;
     }
 
     /** Throws every problem collected so far, if any. */

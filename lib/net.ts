@@ -40,7 +40,7 @@ export function networkOf(address: string, prefixLength: number): string {
 
 const INTERNAL_IP_RANGES = new Set(["private", "loopback", "linkLocal", "carrierGradeNat"]);
 // Names that can never resolve on the public internet (RFC 6761, RFC 6762, RFC 8375).
-const RESERVED_INTERNAL_SUFFIXES = ["local", "internal", "lan", "home.arpa", "localhost"];
+export const RESERVED_INTERNAL_SUFFIXES: readonly string[] = ["local", "internal", "lan", "home.arpa", "localhost"];
 
 /**
  * True when `host` (a name or an IPv4 address) can only be inside the closed contour:
@@ -87,17 +87,18 @@ export function networksOverlap(left: Ipv4Network, right: Ipv4Network): boolean 
 }
 
 /**
- * The host a text refers to, if any: the host of a URL, or the registry of a container image
- * reference under an `image` key (no registry means Docker Hub).
+ * The hosts a text refers to: the host of every URL in it (a line can carry several, as an apt
+ * source's URIs field does), or the registry of a container image reference under an `image` key
+ * (no registry means Docker Hub).
  */
-export function referencedHost(key: string, value: string): string | undefined {
-    const url = /[a-z][a-z0-9+.-]*:\/\/([^/:?#\s"'<>]+)/i.exec(value);
-    if (url) return url[1];
+export function referencedHosts(key: string, value: string): string[] {
+    const urls = [...value.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/:?#\s"'<>]+)/gi)].map((match) => match[1] as string);
+    if (urls.length > 0) return urls;
     if (/(^|\.)image$/.test(key) && /^[a-z0-9][a-z0-9./-]*(:[A-Za-z0-9._-]+)?$/.test(value)) {
         const first = value.split("/")[0] as string;
-        return value.includes("/") && (first.includes(".") || first.includes(":")) ? first.split(":")[0] : "docker.io";
+        return [value.includes("/") && (first.includes(".") || first.includes(":")) ? (first.split(":")[0] as string) : "docker.io"];
     }
-    return undefined;
+    return [];
 }
 
 /** Names that exist only inside a Kubernetes cluster. */

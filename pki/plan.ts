@@ -31,7 +31,12 @@ export type PkiConfig = Pick<StackConfig, "environment" | "pki">;
 export const RENEWAL_DAYS = 30;
 
 export function planPki(config: PkiConfig, names: ServiceNames | undefined, problems: Problems): PkiPlan | undefined {
-    const { caValidityDays, serverValidityDays } = config.pki;
+    const { caValidityDays, serverValidityDays, organization } = config.pki;
+    // The subject's O attribute: ub-organization-name is 64 characters (RFC 5280, appendix A.1), and
+    // control characters end up in every tool that prints the subject (openssl x509 -subject, logs).
+    if (/[\p{Cc}\p{Cf}]/u.test(organization) || [...organization].length > 64 || organization.trim() !== organization) {
+        problems.fail("pki.organization", organization, "the organization in each certificate's subject is at most 64 printable characters without a control character or surrounding spaces (RFC 5280); e.g. ERP/1");
+    }
     if (serverValidityDays > caValidityDays) {
         problems.fail("pki.serverValidityDays", serverValidityDays, `outlives the CA (pki.caValidityDays ${caValidityDays}), and clients refuse a certificate once its CA has expired; use at most ${caValidityDays}`);
     }

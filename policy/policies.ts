@@ -1,7 +1,7 @@
 // The datacenter's rules as Pulumi policies. Each is a plain object, so tests call it directly.
 import type { Policies, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ALL_ROLE_TAGS, CALVER } from "../lib/conventions";
-import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
+import { CLUSTER_SUFFIXES, isInternalHost, referencedHosts } from "../lib/net";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
@@ -96,9 +96,10 @@ export const internalSourcesOnly: ResourceValidationPolicy = {
         const { internalDomains } = args.getConfig<PolicyConfig>();
         for (const [path, value] of strings(args.props)) {
             for (const line of value.split("\n")) {
-                const host = referencedHost(path, line.trim());
-                if (host && !isInternalHost(host, [...internalDomains, ...CLUSTER_SUFFIXES])) {
-                    reportViolation(`${args.name}: ${path} points at ${host}, outside the contour (${line.trim().slice(0, 80)})`);
+                for (const host of referencedHosts(path, line.trim())) {
+                    if (!isInternalHost(host, [...internalDomains, ...CLUSTER_SUFFIXES])) {
+                        reportViolation(`${args.name}: ${path} points at ${host}, outside the contour (${line.trim().slice(0, 80)})`);
+                    }
                 }
             }
         }

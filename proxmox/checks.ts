@@ -5,7 +5,7 @@ import type { Problems } from "../config/problems";
 import { ROLES } from "../lib/conventions";
 import { DNS_LABEL, isDnsDomain } from "../lib/dnsNames";
 import { isIpv4, parseNetwork, type Ipv4Network } from "../lib/net";
-import { ENDPOINT_FORM, isCpuType, STORAGE_TYPE_NAMES, STORAGE_TYPES, storageTypesFor, THIN_DISK_TYPES, VM_ID_RANGE, type StorageType } from "./facts";
+import { ENDPOINT_FORM, isCpuType, isSystemAccount, STORAGE_ID, STORAGE_TYPE_NAMES, STORAGE_TYPES, storageTypesFor, THIN_DISK_TYPES, VM_ID_RANGE, type StorageType } from "./facts";
 import type { ProxmoxConfig, ReservedAddress, TemplateSpec } from "./plan";
 import { checkHostAddress } from "./vmPlan";
 
@@ -37,10 +37,17 @@ export function checkSettings(config: ProxmoxConfig, provider: ProviderSettings,
     }
     checkDatastores(config.proxmox.datastores, problems);
     checkImage(config.image, problems);
-    problems.requireInternalUrl("mirrors.apt", config.mirrors.apt, "use an http(s) URL of the internal mirror");
+    // cloud-init writes the mirror into apt's deb822 sources as the URIs field, whose values are
+    // separated by whitespace (sources.list(5)): the URL's own grammar keeps a second source out.
+    problems.requireInternalUrl("mirrors.apt", config.mirrors.apt, "use the http(s) URL of the Ubuntu archive's root on the internal mirror, e.g. http://10.0.0.2/ubuntu", {
+        path: /^(?!.*\/(dists|pool)(\/|$))/,
+        pathText: "the archive's root (the folder that holds dists/ and pool/)",
+    });
     const { adminUser, cpuType, template } = config.vms;
     if (!LINUX_USER.test(adminUser) || adminUser === "root") {
         problems.fail("vms.adminUser", adminUser, "use a lowercase Linux user name other than root, e.g. erpadmin");
+    } else if (isSystemAccount(adminUser)) {
+        problems.fail("vms.adminUser", adminUser, "a system account on Ubuntu 24.04 or on the infra VMs already; cloud-init would give it a login and sudo. Use a name of its own, e.g. erpadmin");
     }
     if (!isCpuType(cpuType)) {
         problems.fail("vms.cpuType", cpuType, `not a CPU type Proxmox and the provider know; use a built-in model such as x86-64-v2-AES, x86-64-v3 or host, or custom-<name>`);
@@ -147,6 +154,9 @@ function checkDatastores(datastores: StackConfig["proxmox"]["datastores"], probl
     for (const [name, content, what] of uses) {
         const store = datastores[name];
         const key = `proxmox.datastores.${name}`;
+        if (store.id !== "" && !STORAGE_ID.test(store.id)) {
+            problems.fail(`${key}.id`, store.id, "not a Proxmox storage ID (pve-storage-id: a letter, then letters, digits, -, _ or ., at least 2 characters); use the ID pvesm status shows, e.g. local-zfs");
+        }
         if (!(STORAGE_TYPE_NAMES as string[]).includes(store.type)) {
             problems.fail(`${key}.type`, store.type, `not a Proxmox storage type; use one of ${storageTypesFor(content).join(", ")} (pvesm status shows each storage's type)`);
             continue;
@@ -173,7 +183,7 @@ function checkImage(image: StackConfig["image"], problems: Problems): void {
         "image.url",
         image.url,
         "use the http(s) URL of the Ubuntu 24.04 cloud image on the internal mirror, ending in .img, .qcow2 or .raw",
-        /^https?:\/\/[^/]+\/.+\.(img|qcow2|raw)$/,
+        { path: /^\/.+\.(img|qcow2|raw)$/, pathText: "an .img, .qcow2 or .raw file" },
     );
     const length = CHECKSUM_HEX_LENGTH[image.checksumAlgorithm];
     if (image.checksum === undefined || image.checksum === "") {

@@ -64,6 +64,29 @@ export const CPU_TYPES: readonly string[] = [
     "x86-64-v3", "x86-64-v4",
 ];
 
+/**
+ * A storage ID as pve-common checks it (src/PVE/JSONSchema.pm parse_id, format "pve-storage-id"):
+ * at least two characters, a letter first, letters, digits, "-", "_" and "." inside, no "-", "_"
+ * or "." last. Perl's "$" there also lets a trailing newline through; this does not.
+ */
+export const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
+
+/**
+ * Accounts that exist on the VMs before the admin user is made: base-passwd's static users
+ * (/usr/share/base-passwd/passwd.master), the users systemd and the cloud image's packages create
+ * (sysusers.d, maintainer scripts), and the program's own service users. Debian names new system
+ * accounts with a leading "_" (Debian Policy 9.2.1), systemd with "systemd-".
+ */
+export const SYSTEM_ACCOUNTS: readonly string[] = [
+    ...["root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup", "list", "irc", "_apt", "nobody"],
+    ...["messagebus", "polkitd", "syslog", "sshd", "uuidd", "tcpdump", "tss", "landscape", "fwupd-refresh", "usbmux", "dnsmasq", "pollinate", "lxd"],
+    ...["docker-registry", "synrc-ns"],
+];
+
+export function isSystemAccount(name: string): boolean {
+    return SYSTEM_ACCOUNTS.includes(name) || name.startsWith("_") || name.startsWith("systemd-");
+}
+
 /** Thin-provisioned storage types for VM disks: LVM-thin and ZFS (local), Ceph RBD (shared). */
 export const THIN_DISK_TYPES: readonly StorageType[] = ["lvmthin", "zfspool", "rbd"];
 

@@ -3,7 +3,7 @@
 import YAML from "yaml";
 import { KUBESPRAY_RELEASES } from "../cluster/compatibility";
 import { LOCAL_PATH_HELPER_TAG, MIRRORED_DOWNLOAD_BASES, MIRRORED_REGISTRIES } from "../cluster/kubespray";
-import { CLUSTER_SUFFIXES, isInternalHost, referencedHost } from "../lib/net";
+import { CLUSTER_SUFFIXES, isInternalHost, referencedHosts } from "../lib/net";
 import { PUBLIC_CALLERS } from "../proxmox/cloudInit";
 import type { StackPlan } from "../plan";
 
@@ -22,7 +22,7 @@ export function auditFiles(files: ReadonlyMap<string, string>, internalDomains: 
             const keyed = /^\s*-?\s*"?([A-Za-z0-9_.-]+)"?\s*:\s*"?([^"]*)"?,?\s*$/.exec(text);
             const candidates = keyed ? [[keyed[1] as string, keyed[2] as string]] : [["", text]];
             for (const [key, value] of candidates as [string, string][]) {
-                for (const host of new Set([referencedHost(key, value.trim()), referencedHost("", text)].filter((h): h is string => h !== undefined))) {
+                for (const host of new Set([...referencedHosts(key, value.trim()), ...referencedHosts("", text)])) {
                     if (!isInternalHost(host, [...internalDomains, ...CLUSTER_SUFFIXES])) {
                         findings.push({ file, line: index + 1, host, text: text.trim().slice(0, 120) });
                     }

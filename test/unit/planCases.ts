@@ -130,7 +130,7 @@ const PROXMOX: InvalidCase[] = [
     { name: "an ISO for the image", edit: (d) => (e(d, "image").url = "http://10.0.0.2/files/noble.iso"), key: "image.url", value: "http://10.0.0.2/files/noble.iso", expect: /use the http\(s\) URL of the Ubuntu 24\.04 cloud image/ },
     { name: "the image over FTP", edit: (d) => (e(d, "image").url = "ftp://10.0.0.2/noble.img"), key: "image.url", value: "ftp://10.0.0.2/noble.img", expect: /use the http\(s\) URL/ },
     { name: "a public apt mirror in production", edit: (d) => (e(d, "mirrors").apt = "http://archive.ubuntu.com/ubuntu"), key: "mirrors.apt", value: "http://archive.ubuntu.com/ubuntu", expect: /archive\.ubuntu\.com is outside the closed contour/ },
-    { name: "an apt mirror without a scheme", edit: (d) => (e(d, "mirrors").apt = "10.0.0.2/ubuntu"), key: "mirrors.apt", value: "10.0.0.2/ubuntu", expect: /use an http\(s\) URL of the internal mirror/ },
+    { name: "an apt mirror without a scheme", edit: (d) => (e(d, "mirrors").apt = "10.0.0.2/ubuntu"), key: "mirrors.apt", value: "10.0.0.2/ubuntu", expect: /not a URL .*; use the http\(s\) URL of the Ubuntu archive's root/ },
     { name: "root as the admin user", edit: (d) => (vms(d).adminUser = "root"), key: "vms.adminUser", value: "root", expect: /use a lowercase Linux user name other than root/ },
     { name: "an admin user in capitals", edit: (d) => (vms(d).adminUser = "Admin"), key: "vms.adminUser", value: "Admin", expect: /use a lowercase Linux user name/ },
     { name: "a CPU type spelt with underscores", edit: (d) => (vms(d).cpuType = "x86_64-v2-AES"), key: "vms.cpuType", value: "x86_64-v2-AES", expect: /not a CPU type Proxmox and the provider know; use a built-in model such as x86-64-v2-AES/ },
@@ -268,7 +268,7 @@ const KUBERNETES: InvalidCase[] = [
     { name: "Kubespray as a zip", edit: (d) => (k8s(d).kubespraySource.url = "http://10.0.0.2/files/kubespray/kubespray-2.28.0.zip"), key: "kubernetes.kubespraySource.url", value: "http://10.0.0.2/files/kubespray/kubespray-2.28.0.zip", expect: /use the http\(s\) URL of the Kubespray release tarball/ },
     { name: "an unpinned Kubespray tarball", edit: (d) => delete k8s(d).kubespraySource.sha256, key: "kubernetes.kubespraySource.sha256", value: MISSING, expect: /set it in Pulumi\.<stack>\.yaml to text \(the tarball's sha256, as sha256sum prints it: the runner trusts the file by it alone\)/ },
     { name: "a Kubespray checksum in capitals", edit: (d) => (k8s(d).kubespraySource.sha256 = "A".repeat(64)), key: "kubernetes.kubespraySource.sha256", value: "A".repeat(64), expect: /64 lowercase hexadecimal digits/ },
-    { name: "Ansible from the public PyPI in production", edit: (d) => (k8s(d).pythonIndexUrl = "https://pypi.org/simple"), key: "kubernetes.pythonIndexUrl", value: "https://pypi.org/simple", expect: /pypi\.org is outside the closed contour/ },
+    { name: "Ansible from the public PyPI in production", edit: (d) => (k8s(d).pythonIndexUrl = "https://pypi.org/simple/"), key: "kubernetes.pythonIndexUrl", value: "https://pypi.org/simple/", expect: /pypi\.org is outside the closed contour/ },
     { name: "a package index that is no URL", edit: (d) => (k8s(d).pythonIndexUrl = "10.0.0.2/pypi"), key: "kubernetes.pythonIndexUrl", value: "10.0.0.2/pypi", expect: /use the http\(s\) URL of the internal PyPI mirror's simple index/ },
     { name: "a MetalLB pool outside the node network", edit: (d) => (k8s(d).metallbPool = "10.0.1.30-10.0.1.49"), key: "kubernetes.metallbPool", value: "10.0.1.30-10.0.1.49", expect: /MetalLB answers ARP on the node network, so the pool must lie inside network\.cidr/ },
     { name: "a MetalLB pool over the workers", edit: (d) => (k8s(d).metallbPool = "10.0.0.20-10.0.0.49"), key: "kubernetes.metallbPool", value: "10.0.0.20-10.0.0.49", expect: /holds 10\.0\.0\.21 \(k8s-worker1\), 10\.0\.0\.22 \(k8s-worker2\), 10\.0\.0\.23 \(k8s-worker3\); keep the pool clear/ },
@@ -318,4 +318,61 @@ const APPS: InvalidCase[] = [
     },
 ];
 
-export const INVALID: InvalidCase[] = [...UNKNOWN_AND_SHAPE, ...STACK_AND_PROVIDER, ...PROXMOX, ...NETWORK, ...VMS, ...DNS, ...INFRA_AND_PKI, ...KUBERNETES, ...APPS];
+
+// Malformed text: each value is one that the key's consumer would read as something else (apt's
+// deb822 fields split on whitespace, Proxmox's property strings on commas, htpasswd on colons, a
+// URL parser drops tabs and newlines and resolves ".."). Expectations: the consumer's grammar.
+const URL_FIX = /(contains whitespace or a control character|carries credentials|"\." or "\.\." path segment|percent-encoded|query or a fragment|not a URL|contains "\\"|neither an IPv4 address nor a DNS name|is not a PEP 503 index folder|is not an \.img|is not a \.tar\.gz|is not the archive's root)/;
+const APT = "http://10.0.0.2/ubuntu";
+const urlCases = (key: string, set: (d: Doc, value: string) => void, good: string, stack?: string): InvalidCase[] =>
+    [
+        ["a newline and a second apt field", `${good}\nTrusted: yes`],
+        ["a trailing newline", `${good}\n`],
+        ["a space and a second URI", `${good} https://archive.ubuntu.com/ubuntu`],
+        ["a tab", `${good}\t`],
+        ["a leading space", ` ${good}`],
+        ["a non-breaking space", `${good}\u00a0`],
+        ["credentials", good.replace("://", "://mirror:s3cret@")],
+        ["a .. segment", good.replace(/\/([^/]+\/?)$/, "/../$1")],
+        ["a percent-encoded .. segment", good.replace(/\/([^/]+\/?)$/, "/%2e%2e/$1")],
+        ["an encoded slash", good.replace(/\/([^/]+\/?)$/, "/x%2F$1")],
+        ["a backslash", good.replace(/\/([^/]+\/?)$/, "\\$1")],
+        ["a query", `${good}?x=1`],
+        ["an underscore host", good.replace(/\/\/[^/]+/, "//files_mirror.erp.uno")],
+    ].map(([what, value]) => ({ name: `${key} with ${what}`, stack, edit: (d: Doc) => set(d, value as string), key, value, expect: URL_FIX }));
+
+const HOSTILE: InvalidCase[] = [
+    ...urlCases("mirrors.apt", (d, v) => (e(d, "mirrors").apt = v), APT),
+    ...urlCases("image.url", (d, v) => (e(d, "image").url = v), "http://10.0.0.2/files/cloud-images/noble/2026-07-26/noble-server-cloudimg-amd64.img"),
+    ...urlCases("kubernetes.kubespraySource.url", (d, v) => (k8s(d).kubespraySource.url = v), "http://10.0.0.2/files/kubespray/kubespray-2.28.0.tar.gz"),
+    ...urlCases("dns.nsArtifact.url", (d, v) => (dns(d).nsArtifact.url = v), "http://10.0.0.2/files/synrc-ns/erldns-3.0.0.tar.gz"),
+    ...urlCases("kubernetes.pythonIndexUrl", (d, v) => (k8s(d).pythonIndexUrl = v), "https://files.erp.uno/pypi/simple/").filter((c) => !/trailing newline|a tab$|a query/.test(c.name)),
+    { name: "an apt mirror pointing into dists/", edit: (d) => (e(d, "mirrors").apt = "http://10.0.0.2/ubuntu/dists/noble"), key: "mirrors.apt", value: "http://10.0.0.2/ubuntu/dists/noble", expect: /is not the archive's root \(the folder that holds dists\/ and pool\/\)/ },
+    { name: "a PyPI index without its trailing slash", edit: (d) => (k8s(d).pythonIndexUrl = "https://files.erp.uno/pypi/simple"), key: "kubernetes.pythonIndexUrl", value: "https://files.erp.uno/pypi/simple", expect: /is not a PEP 503 index folder ending in \//, },
+    { name: "a plain-http PyPI index in production", edit: (d) => (k8s(d).pythonIndexUrl = "http://files.erp.uno/pypi/simple/"), key: "kubernetes.pythonIndexUrl", value: "http://files.erp.uno/pypi/simple/", expect: /plain http: .* use the https index of the files area/ },
+    { name: "an ftp apt mirror", edit: (d) => (e(d, "mirrors").apt = "ftp://10.0.0.2/ubuntu"), key: "mirrors.apt", value: "ftp://10.0.0.2/ubuntu", expect: /a ftp: URL, where http: or https: is read/ },
+    { name: "a Git URL with a token in it", edit: (d) => Object.assign(apps(d), { gitRepoUrl: "https://ci:glpat-123@git.erp.uno/erp/erp-uno.git", gitRevision: "2026.11.1" }), key: "apps.gitRepoUrl", value: "https://ci:glpat-123@git.erp.uno/erp/erp-uno.git", expect: /carries credentials/ },
+    { name: "a Git URL with a newline", edit: (d) => Object.assign(apps(d), { gitRepoUrl: "https://git.erp.uno/erp/erp-uno.git\n", gitRevision: "2026.11.1" }), key: "apps.gitRepoUrl", value: "https://git.erp.uno/erp/erp-uno.git\n", expect: /contains whitespace or a control character \(U\+000A/ },
+    { name: "a top-level domain in internalDomains", edit: (d) => (d["erpdc:internalDomains"] = ["com"]), key: "internalDomains[0]", value: "com", expect: /not a DNS domain/ },
+    { name: "a two-label public suffix in internalDomains", edit: (d) => (d["erpdc:internalDomains"] = ["co.uk"]), key: "internalDomains[0]", value: "co.uk", expect: /a public suffix \(Public Suffix List\): names under it belong to anyone who registers one; list only domains of your own/ },
+    { name: "a hosting suffix in internalDomains", edit: (d) => (d["erpdc:internalDomains"] = ["github.io"]), key: "internalDomains[0]", value: "github.io", expect: /a public suffix \(Public Suffix List, private section\)/ },
+    { name: "a public suffix as the domain", edit: (d) => (d["erpdc:domain"] = "co.uk"), key: "domain", value: "co.uk", expect: /a public suffix .*; use a domain of your own under it/ },
+    { name: "a storage ID with a comma (a second Proxmox property)", edit: (d) => (pve(d).datastores.snippets.id = "local,size=1"), key: "proxmox.datastores.snippets.id", value: "local,size=1", expect: /not a Proxmox storage ID/ },
+    { name: "a storage ID with a colon (a volume ID)", edit: (d) => (pve(d).datastores.disks.id = "local-zfs:vm-100"), key: "proxmox.datastores.disks.id", value: "local-zfs:vm-100", expect: /not a Proxmox storage ID/ },
+    { name: "a storage ID with a newline", edit: (d) => (pve(d).datastores.images.id = "local\n"), key: "proxmox.datastores.images.id", value: "local\n", expect: /not a Proxmox storage ID/ },
+    { name: "a storage ID of one character", edit: (d) => (pve(d).datastores.images.id = "l"), key: "proxmox.datastores.images.id", value: "l", expect: /not a Proxmox storage ID/ },
+    { name: "a bridge name that is an option", edit: (d) => (pve(d).network.bridge = "-vmbr0"), key: "proxmox.network.bridge", value: "-vmbr0", expect: /does not match/ },
+    { name: "an admin user with a newline", edit: (d) => (vms(d).adminUser = "erpadmin\nroot"), key: "vms.adminUser", value: "erpadmin\nroot", expect: /use a lowercase Linux user name/ },
+    { name: "an admin user that is a system account", edit: (d) => (vms(d).adminUser = "daemon"), key: "vms.adminUser", value: "daemon", expect: /a system account on Ubuntu/ },
+    { name: "an admin user that is a service user of the infra VMs", edit: (d) => (vms(d).adminUser = "docker-registry"), key: "vms.adminUser", value: "docker-registry", expect: /a system account on Ubuntu 24\.04 or on the infra VMs already/ },
+    { name: "an SSH user with a space", edit: (d) => (pve(d).ssh = { username: "root -oProxyCommand=x" }), key: "proxmox.ssh.username", value: "root -oProxyCommand=x", expect: /use a Linux user name on the Proxmox hosts/ },
+    { name: "a registry account with a colon", edit: (d) => (d["erpdc:registry"] = { username: "erpdc:x" }), key: "registry.username", value: "erpdc:x", expect: /registry/ },
+    { name: "a CPU type with a comma (a second QEMU property)", edit: (d) => (vms(d).cpuType = "host,flags=+aes"), key: "vms.cpuType", value: "host,flags=+aes", expect: /not a CPU type/ },
+    { name: "an organization with a newline", edit: (d) => (d["erpdc:pki"] = { organization: "ERP/1\nCN=evil" }), key: "pki.organization", value: "ERP/1\nCN=evil", expect: /control character/ },
+    { name: "an NTP server with a space", edit: (d) => (net(d).ntpServers = ["10.0.0.2 iburst"]), key: "network.ntpServers[0]", value: "10.0.0.2 iburst", expect: /use an IPv4 address or a DNS name/ },
+    { name: "a Kubernetes version with a newline", edit: (d) => (k8s(d).kubeVersion = "1.32.5\n"), key: "kubernetes.kubeVersion", value: "1.32.5\n", expect: /kubeVersion/ },
+    { name: "an image version with a space", edit: (d) => (apps(d).imageVersion = "2026.11.1 "), key: "apps.imageVersion", value: "2026.11.1 ", expect: /calendar versions/ },
+    { name: "a VM name prefix with a dot", edit: (d) => (vms(d).workers.namePrefix = "k8s.worker"), key: "vms.workers.namePrefix", value: "k8s.worker", expect: /DNS label/ },
+];
+
+export const INVALID: InvalidCase[] = [...UNKNOWN_AND_SHAPE, ...STACK_AND_PROVIDER, ...PROXMOX, ...NETWORK, ...VMS, ...DNS, ...INFRA_AND_PKI, ...KUBERNETES, ...APPS, ...HOSTILE];

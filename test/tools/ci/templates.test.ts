@@ -50,10 +50,10 @@ describe("CI templates", function () {
 
     // Which secrets a job can read: the names its definition references (GitHub: `secrets.NAME`;
     // GitLab: any variable that is neither predefined nor one of the template's own non-secret ones).
-    const githubSecrets = (job: unknown): string[] => [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]))].sort();
+    const githubSecrets = (job: unknown): string[] => [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1] as string))].sort();
     const GITLAB_PLAIN = new Set(["STACK", "NPM_MIRROR", "NPM_CONFIG_REGISTRY", "PULUMI_SKIP_UPDATE_CHECK", "GIT_DEPTH", "PULUMI_CONFIG_PASSPHRASE_FILE"]);
     const gitlabSecrets = (job: unknown): string[] =>
-        [...new Set([...JSON.stringify(job).matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))]
+        [...new Set([...JSON.stringify(job).matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string))]
             .filter((name) => !name.startsWith("CI_") && !GITLAB_PLAIN.has(name))
             .sort();
     const runs = (job: any): string => [...(job.steps ?? []).map((s: any) => s.run ?? ""), ...(job.before_script ?? []), ...(job.script ?? [])].join("\n");
@@ -117,7 +117,7 @@ describe("CI templates", function () {
             const vars = Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`]);
             const list = spawnSync(process.execPath, [cli, "--list-csv", ...vars], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
             assert.equal(list.status, 0, list.stderr);
-            const names = list.stdout.split("\n").filter((line) => line.includes(";") && !line.startsWith("name;")).map((line) => line.split(";")[0]);
+            const names = list.stdout.split("\n").filter((line) => line.includes(";") && !line.startsWith("name;")).map((line) => line.split(";")[0] as string);
             const preview = spawnSync(process.execPath, [cli, "--preview"], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
             assert.equal(preview.status, 0, preview.stderr);
             return { names, expanded: YAML.parse(preview.stdout.slice(preview.stdout.indexOf("---"))) };

@@ -93,6 +93,9 @@ describe("policy pack", () => {
         assert.deepEqual(violations(internalSourcesOnly, { type: "kubernetes:apps/v1:Deployment", props: { spec: { image: "registry.erp.uno/erpuno/x:2026.11.1" } } }), []);
         assert.match(violations(internalSourcesOnly, file("https://cloud-images.ubuntu.com/noble.img")).join(), /points at cloud-images\.ubuntu\.com/);
         assert.match(violations(internalSourcesOnly, { type: "kubernetes:apps/v1:Deployment", props: { spec: { image: "nginx:1.27" } } }).join(), /points at docker\.io/);
+        // An apt deb822 source's URIs field lists several URLs on one line: each is judged.
+        const sources = { type: "proxmoxve:storage/file:File", props: { sourceRaw: { data: "apt:\n  sources_list: |\n    URIs: http://10.0.0.2/ubuntu https://archive.ubuntu.com/ubuntu\n" } } };
+        assert.match(violations(internalSourcesOnly, sources).join(), /points at archive\.ubuntu\.com/);
     });
 
     it("no-latest-calendar-versions", () => {
