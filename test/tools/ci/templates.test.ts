@@ -15,7 +15,16 @@ const { validateWorkflow } = require("@action-validator/core") as { validateWork
 const GITHUB = path.join(ROOT, ".github", "workflows", "infrastructure.yml");
 const GITLAB = path.join(ROOT, ".gitlab-ci.yml");
 
-function gitlabLint(source: string): { status: number | null; output: string } {
+const GITLAB_CI_LOCAL = path.join(ROOT, "node_modules", "gitlab-ci-local", "src", "index.js");
+
+interface Run {
+    readonly status: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Runs gitlab-ci-local once per argument list in a throwaway repository holding `source` as .gitlab-ci.yml. */
+function gitlabCiLocal(source: string, runs: string[][], env: NodeJS.ProcessEnv = process.env): Run[] {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-gitlab-"));
     try {
         fs.writeFileSync(path.join(dir, ".gitlab-ci.yml"), source);
@@ -23,11 +32,15 @@ function gitlabLint(source: string): { status: number | null; output: string } {
         git("init", "-q");
         git("add", ".");
         git("commit", "-qm", "ci");
-        const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "gitlab-ci-local", "src", "index.js"), "--list"], { cwd: dir, encoding: "utf8", timeout: 60000 });
-        return { status: run.status, output: `${run.stdout}${run.stderr}` };
+        return runs.map((args) => spawnSync(process.execPath, [GITLAB_CI_LOCAL, ...args], { cwd: dir, encoding: "utf8", env, timeout: 60000 }));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+function gitlabLint(source: string): { status: number | null; output: string } {
+    const [run] = gitlabCiLocal(source, [["--list"]]) as [Run];
+    return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
 describe("CI templates", function () {
@@ -105,25 +118,13 @@ describe("CI templates", function () {
     // GitLab's own rules decide which jobs a pipeline gets: gitlab-ci-local evaluates them and expands
     // `extends`, so the checks below see each job as GitLab runs it.
     function gitlabJobs(source: string, variables: Record<string, string>): { names: string[]; expanded: Record<string, any> } {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "erpdc-gitlab-"));
-        try {
-            fs.writeFileSync(path.join(dir, ".gitlab-ci.yml"), source);
-            const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@erp.uno", ...args], { cwd: dir });
-            git("init", "-q");
-            git("add", ".");
-            git("commit", "-qm", "ci");
-            const cli = path.join(ROOT, "node_modules", "gitlab-ci-local", "src", "index.js");
-            const env = { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(",") };
-            const vars = Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`]);
-            const list = spawnSync(process.execPath, [cli, "--list-csv", ...vars], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
-            assert.equal(list.status, 0, list.stderr);
-            const names = list.stdout.split("\n").filter((line) => line.includes(";") && !line.startsWith("name;")).map((line) => line.split(";")[0] as string);
-            const preview = spawnSync(process.execPath, [cli, "--preview"], { cwd: dir, encoding: "utf8", env, timeout: 60000 });
-            assert.equal(preview.status, 0, preview.stderr);
-            return { names, expanded: YAML.parse(preview.stdout.slice(preview.stdout.indexOf("---"))) };
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+        const env = { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(",") };
+        const vars = Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`]);
+        const [list, preview] = gitlabCiLocal(source, [["--list-csv", ...vars], ["--preview"]], env) as [Run, Run];
+        assert.equal(list.status, 0, list.stderr);
+        assert.equal(preview.status, 0, preview.stderr);
+        const names = list.stdout.split("\n").filter((line) => line.includes(";") && !line.startsWith("name;")).map((line) => line.split(";")[0] as string);
+        return { names, expanded: YAML.parse(preview.stdout.slice(preview.stdout.indexOf("---"))) };
     }
     const baseJob = (name: string) => name.replace(/: \[.*\]$/, "");
 
